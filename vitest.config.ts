@@ -1,0 +1,80 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (pkg: string, entry = "index") =>
+  fileURLToPath(new URL(`./packages/${pkg}/src/${entry}.ts`, import.meta.url));
+
+// Tests run against src, no build: workspace imports resolve to each package's source. Exact matches
+// (anchored regexes), so that `@openchs-bridge/core` does not swallow `@openchs-bridge/core/sqlite`.
+const alias = [
+  { find: /^@openchs-bridge\/core$/, replacement: src("core") },
+  { find: /^@openchs-bridge\/core\/sqlite$/, replacement: src("core", "sqlite") },
+  { find: /^@openchs-bridge\/core\/postgres$/, replacement: src("core", "postgres") },
+  { find: /^@openchs-bridge\/openchs-client$/, replacement: src("openchs-client") },
+  { find: /^@openchs-bridge\/rapidpro-adapter$/, replacement: src("rapidpro-adapter") },
+  { find: /^@openchs-bridge\/cli$/, replacement: src("cli") },
+];
+
+const project = (name: string) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: `./packages/${name}`,
+    include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+  },
+});
+
+/** The example hosts share one project: they run one conformance suite against real servers. */
+const examples = {
+  resolve: { alias },
+  test: {
+    name: "examples",
+    root: "./examples",
+    include: ["express/src/**/*.test.ts", "hono/src/**/*.test.ts", "conformance/**/*.test.ts"],
+  },
+};
+
+/** The sandbox simulators (examples/sandbox): real loopback servers, tested on their own. */
+const sandbox = {
+  resolve: { alias },
+  test: {
+    name: "sandbox",
+    root: "./examples/sandbox",
+    include: ["src/**/*.test.ts"],
+  },
+};
+
+/**
+ * The reliability and security suite (test/reliability): faults, crashes, hostile input, auth and
+ * secrets against the real gateway process over loopback. Slow by nature: a generous timeout.
+ */
+const reliability = {
+  resolve: { alias },
+  test: {
+    name: "reliability",
+    root: "./test/reliability",
+    include: ["**/*.test.ts"],
+    testTimeout: 300_000,
+    hookTimeout: 60_000,
+  },
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      project("core"),
+      project("openchs-client"),
+      project("rapidpro-adapter"),
+      project("cli"),
+      examples,
+      sandbox,
+      reliability,
+    ],
+    coverage: {
+      provider: "v8",
+      include: ["packages/*/src/**/*.ts"],
+      exclude: ["**/*.test.ts", "**/__fixtures__/**"],
+      reporter: ["text-summary", "html"],
+    },
+  },
+});
