@@ -1,0 +1,73 @@
+/**
+ * The one error table of the bridge's HTTP surface: stable code → HTTP status. Every 4xx/5xx the
+ * handler answers comes from here, as `{"error":{"code","message","field"?,"state"?}}`.
+ */
+export const ERROR_STATUS = {
+  invalid_json: 400,
+  missing_field: 400,
+  invalid_field: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  invalid_signature: 401,
+  forbidden_source: 403,
+  route_not_found: 404,
+  conversation_not_found: 404,
+  message_not_found: 404,
+  method_not_allowed: 405,
+  conversation_closed: 409,
+  invalid_transition: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  store_unavailable: 503,
+  internal_error: 500,
+} as const satisfies Record<string, number>;
+
+export type BridgeErrorCode = keyof typeof ERROR_STATUS;
+
+export interface BridgeErrorInit {
+  /** The offending field, as named in the request body (e.g. `chat_session`, `attachments[0].url`). */
+  field?: string | undefined;
+  /** For 409: the conversation's state. */
+  state?: string | undefined;
+  /** For 429 and 503: seconds until worth trying again. */
+  retryAfterS?: number | undefined;
+  cause?: unknown;
+}
+
+/** An error the bridge answers with: a stable `code`, its HTTP `status`, and never a secret or message text. */
+export class BridgeError extends Error {
+  override name = "BridgeError";
+  readonly code: BridgeErrorCode;
+  readonly status: number;
+  readonly field: string | undefined;
+  readonly state: string | undefined;
+  readonly retryAfterS: number | undefined;
+
+  constructor(code: BridgeErrorCode, message: string, init: BridgeErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.field = init.field;
+    this.state = init.state;
+    this.retryAfterS = init.retryAfterS;
+  }
+
+  /** The documented body: `{"error":{"code","message","field"?,"state"?}}`. */
+  toBody(): { error: { code: BridgeErrorCode; message: string; field?: string; state?: string } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field !== undefined ? { field: this.field } : {}),
+        ...(this.state !== undefined ? { state: this.state } : {}),
+      },
+    };
+  }
+}
+
+export function isBridgeError(value: unknown, code?: BridgeErrorCode): value is BridgeError {
+  return value instanceof BridgeError && (code === undefined || value.code === code);
+}
