@@ -1,0 +1,868 @@
+import {
+  type ClaimQuery,
+  type Conversation,
+  type ListMessagesQuery,
+  type Message,
+  type MessagePage,
+  type NewMessage,
+  type NewOutboxJob,
+  type OutboxJob,
+  type Store,
+  StoreConflictError,
+  type StoredToken,
+  type StoreTx,
+  StoreUnavailableError,
+} from "@openchs-bridge/core";
+import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import { createJobListener } from "./job-listener";
+import { migrate } from "./schema";
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * `postgres://user:password@host:5432/database` (also `postgresql://`), with the query parameters
+   * the `pg` driver reads (`sslmode`, `application_name`, `options`, …).
+   */
+  connectionString: string;
+  /**
+   * The schema holding the bridge's tables: created when missing, put first on every connection's
+   * `search_path`. Lower-case letters, digits and `_`. Default: the connection's current schema
+   * (usually `public`). Give the bridge a schema or a database of its own: its tables are named
+   * `conversations`, `messages`, `jobs`, `tokens` and `schema_migrations`.
+   */
+  schema?: string | undefined;
+  /** Most connections this instance opens at once (the pool size), besides the listening one. Default 10. */
+  maxConnections?: number | undefined;
+  /** How long to wait for a connection before the store reports itself unavailable, ms. Default 5000. */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Longest a statement may run, waiting for row locks included, before it is cancelled and the
+   * store reports itself unavailable, ms (`statement_timeout`). Default 30 000.
+   */
+  statementTimeoutMs?: number | undefined;
+  /**
+   * Least time between two wake-up notifications (`NOTIFY`) this instance sends, ms. Default 100.
+   * PostgreSQL serializes the commits of notifying transactions (a database-wide lock held through
+   * the commit's disk flush), so a notification per enqueue would queue every instance's commits
+   * behind each other under load. Skipping one costs nothing: the enqueuing instance claims its own
+   * jobs at once, and woken instances keep claiming until nothing is due. `0`: notify every time.
+   */
+  notifyIntervalMs?: number | undefined;
+  /** TLS towards the server: `true`, or options of Node's `tls.connect`. Default: what the URL says. */
+  ssl?: boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string } | undefined;
+}
+
+/** The PostgreSQL store: a `Store` shared by several gateway instances. */
+export interface PostgresStore extends Store {
+  /** Always true: several instances share the database, so a starting one releases no one's leases. */
+  readonly shared: true;
+  /** Calls `listener` when any instance enqueued jobs (PostgreSQL `LISTEN/NOTIFY`). */
+  onJobsAvailable(listener: () => void): () => void;
+  /**
+   * Connects and brings the schema up to date, once (every other method does it first when needed).
+   * Call it at start to fail early: rejects with `StoreUnavailableError` saying why.
+   */
+  ready(): Promise<void>;
+}
+
+/** What a message or job naming a missing conversation throws (a caller bug; not a conflict). */
+const UNKNOWN_CONVERSATION = "the conversation does not exist";
+/** What a transaction's tx throws when used after its transaction ended. */
+const TX_ENDED = "this transaction has ended: use the tx only inside its fn";
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Prefix of the notification channel; the schema name follows, so schemas do not wake each other. */
+const CHANNEL_PREFIX = "openchs_bridge_jobs:";
+
+type PgModule = typeof import("pg").default;
+
+/** What is known once the store has connected and migrated. */
+interface Ready {
+  pool: Pool;
+  channel: string;
+}
+
+/** Per transaction: whether it is open, and the conversations whose row lock it holds. */
+interface TxState {
+  open: boolean;
+  locked: Set<string>;
+  /** The first statement that failed: the server has aborted the transaction. */
+  failed: unknown;
+  /** A `NOTIFY` is part of this transaction (sent at its commit). */
+  notifying: boolean;
+}
+
+/**
+ * The `Store` on PostgreSQL, for several gateway instances sharing one database
+ * (`@openchs-bridge/core/postgres`; needs the `pg` package, loaded on first use).
+ *
+ * - **Schema.** Created and upgraded by the store itself on first use: versioned migrations recorded
+ *   in `schema_migrations`, run under an advisory lock, so instances starting together migrate once.
+ * - **Transactions.** `transaction(fn)` runs `fn` on one pooled connection, `BEGIN` … `COMMIT`
+ *   (`ROLLBACK` when `fn` throws), isolation read committed. Every operation of a `tx` on a
+ *   conversation first takes that conversation's row lock (`SELECT … FOR NO KEY UPDATE`), held to
+ *   commit: transactions on one conversation run one after another across every instance (no lost
+ *   update, and messages and jobs of a conversation are numbered in commit order), while different
+ *   conversations proceed in parallel. Conditional updates (`version`) guard the rest.
+ * - **Outbox.** A job is written in the transaction of its message and `NOTIFY`s the other instances
+ *   at commit (at most one notification per `notifyIntervalMs`). `claimDueJobs` takes lane heads with
+ *   `FOR UPDATE SKIP LOCKED` under a lease (owner, until), so two instances never hold one lane; the
+ *   lease of an instance that died lapses by itself.
+ * - **Errors.** A connection that cannot be made or is lost, a timeout, a server shutting down:
+ *   `StoreUnavailableError`. A unique key taken, a deadlock or a serialization failure:
+ *   `StoreConflictError` (the bridge retries its transaction). Nothing else is retried here.
+ *
+ * Clocks: leases and due times compare the `now` each instance passes, so keep the instances' clocks
+ * in sync (NTP); a skew shortens or lengthens leases by as much.
+ *
+ * ```ts
+ * import { createPostgresStore } from "@openchs-bridge/core/postgres";
+ * const store = createPostgresStore({ connectionString: process.env.DATABASE_URL!, schema: "bridge" });
+ * await store.ready();
+ * ```
+ */
+export function createPostgresStore(options: PostgresStoreOptions | string): PostgresStore {
+  const resolved = resolvePostgresOptions(options);
+  const config = clientConfig(resolved);
+  let pool: Pool | undefined;
+  let readyPromise: Promise<Ready> | undefined;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  const inFlight = new Set<Promise<unknown>>();
+  /** When a committed transaction of this store last sent a notification (epoch ms). */
+  let notifiedAt = Number.NEGATIVE_INFINITY;
+
+  const init = async (): Promise<Ready> => {
+    const pg = await loadPg();
+    if (!pool) {
+      pool = new pg.Pool({ ...config, max: resolved.maxConnections });
+      // An idle pooled connection that fails emits "error": without a listener the process would crash.
+      // The pool drops that connection and opens a new one when next needed.
+      pool.on("error", () => undefined);
+    }
+    const { client, release } = await checkout(pool);
+    let failed: Error | undefined;
+    try {
+      const schema = resolved.schema ?? (await currentSchema(client));
+      await migrate(client, schema);
+      return { pool, channel: `${CHANNEL_PREFIX}${schema}`.slice(0, 63) };
+    } catch (error) {
+      failed = asError(error);
+      throw error;
+    } finally {
+      release(failed);
+    }
+  };
+
+  /** Connects and migrates once; a failure is not remembered, so the next call tries again. */
+  const ready = (): Promise<Ready> => {
+    readyPromise ??= init().catch((error: unknown) => {
+      readyPromise = undefined;
+      throw toInitError(error);
+    });
+    return readyPromise;
+  };
+
+  /** Runs one operation once the store is ready; tracked so `close()` lets it finish; errors mapped. */
+  const run = <T>(fn: (ctx: Ready) => Promise<T>): Promise<T> => {
+    if (closed) return Promise.reject(new StoreUnavailableError("the store is closed"));
+    const promise = (async () => {
+      const ctx = await ready();
+      try {
+        return await fn(ctx);
+      } catch (error) {
+        throw toStoreError(error);
+      }
+    })();
+    inFlight.add(promise);
+    promise.then(
+      () => inFlight.delete(promise),
+      () => inFlight.delete(promise),
+    );
+    return promise;
+  };
+
+  const query = <R extends QueryResultRow>(sql: string, params: unknown[] = []) =>
+    run(({ pool }) => pool.query<R>(sql, params));
+
+  const listener = createJobListener(async () => {
+    if (closed) throw new StoreUnavailableError("the store is closed");
+    const [{ channel }, pg] = await Promise.all([ready(), loadPg()]);
+    if (closed) throw new StoreUnavailableError("the store is closed");
+    return { client: new pg.Client(config) as Client, channel };
+  });
+
+  const makeTx = (client: PoolClient, state: TxState, channel: string): StoreTx => {
+    /** One statement of the transaction: only while it is open; a failure aborts it (server side). */
+    const q = async <R extends QueryResultRow>(sql: string, params: unknown[] = []): Promise<QueryResult<R>> => {
+      if (!state.open) throw new Error(TX_ENDED);
+      try {
+        return await client.query<R>(sql, params);
+      } catch (error) {
+        state.failed ??= error;
+        throw toStoreError(error);
+      }
+    };
+
+    /**
+     * Takes the conversation's row lock for the rest of the transaction (once); false when there is
+     * no such conversation. Every statement on a conversation's data comes after it, so it reads what
+     * the transactions before it committed, and no other transaction changes it until this one ends.
+     */
+    const lock = async (conversationId: string): Promise<boolean> => {
+      if (state.locked.has(conversationId)) return true;
+      const { rowCount } = await q("SELECT 1 FROM conversations WHERE id = $1 FOR NO KEY UPDATE", [conversationId]);
+      if (!rowCount) return false;
+      state.locked.add(conversationId);
+      return true;
+    };
+
+    const messageRow = async (uuid: string) =>
+      (await q<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uuid = $1`, [uuid])).rows[0];
+
+    /** Locks the job's conversation, then runs `statement` on the job; nothing for an unknown job. */
+    const onJob = async (id: number, statement: string, params: unknown[]): Promise<void> => {
+      // One round trip: the job's conversation, locked (a job never changes conversation).
+      const row = (
+        await q<{ id: string }>(
+          `SELECT c.id FROM conversations c
+           WHERE c.id = (SELECT conversation_id FROM jobs WHERE id = $1)
+           FOR NO KEY UPDATE OF c`,
+          [id],
+        )
+      ).rows[0];
+      if (!row) return;
+      state.locked.add(row.id);
+      await q(statement, params);
+    };
+
+    return {
+      getConversation: async (id) => {
+        const row = (await q<{ data: string }>("SELECT data FROM conversations WHERE id = $1 FOR NO KEY UPDATE", [id]))
+          .rows[0];
+        if (!row) return undefined;
+        state.locked.add(id);
+        return decodeConversation(row);
+      },
+
+      insertConversation: async (c) => {
+        const { rowCount } = await q(
+          `INSERT INTO conversations (id, state, hunt_deadline, closed_at_ms, version, data)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+          [c.id, ...conversationColumns(c)],
+        );
+        // A concurrent insert of the same id waits for the first to commit, then does nothing.
+        if (!rowCount) throw new StoreConflictError("conversation");
+        state.locked.add(c.id);
+      },
+
+      updateConversation: async (c, expectedVersion) => {
+        if (c.version !== expectedVersion + 1) {
+          throw new Error("updateConversation: conversation.version must be expectedVersion + 1");
+        }
+        const { rowCount } = await q(
+          `UPDATE conversations SET state = $1, hunt_deadline = $2, closed_at_ms = $3, version = $4, data = $5
+           WHERE id = $6 AND version = $7`,
+          [...conversationColumns(c), c.id, expectedVersion],
+        );
+        if (!rowCount) return false;
+        state.locked.add(c.id);
+        return true;
+      },
+
+      getMessage: async (uuid) => {
+        let row = await messageRow(uuid);
+        if (row && !state.locked.has(row.conversation_id)) {
+          // Read again under the conversation's lock: what was read before it may be stale.
+          row = (await lock(row.conversation_id)) ? await messageRow(uuid) : undefined;
+        }
+        return row ? decodeMessage(row) : undefined;
+      },
+
+      getMessageByMessageId: async (conversationId, direction, messageId) => {
+        if (!(await lock(conversationId))) return undefined;
+        const { rows } = await q<MessageRow>(
+          `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND direction = $2 AND message_id = $3`,
+          [conversationId, direction, messageId],
+        );
+        return rows[0] ? decodeMessage(rows[0]) : undefined;
+      },
+
+      findRecentByTextHash: async (conversationId, direction, textHash, sinceMs) => {
+        if (!(await lock(conversationId))) return undefined;
+        const { rows } = await q<MessageRow>(
+          `SELECT ${MESSAGE_COLUMNS} FROM messages
+           WHERE conversation_id = $1 AND direction = $2 AND text_hash = $3 AND created_at_ms >= $4
+           ORDER BY seq DESC LIMIT 1`,
+          [conversationId, direction, textHash, sinceMs],
+        );
+        return rows[0] ? decodeMessage(rows[0]) : undefined;
+      },
+
+      insertMessage: async (m: NewMessage) => {
+        if (!(await lock(m.conversationId))) throw new Error(UNKNOWN_CONVERSATION);
+        const { seq: _ignored, ...fields } = m as Message;
+        const { rows } = await q<{ seq: string }>(
+          `INSERT INTO messages (uuid, conversation_id, direction, message_id, text_hash, created_at_ms, data)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING seq`,
+          [m.uuid, m.conversationId, m.direction, m.messageId, m.textHash, m.createdAtMs, JSON.stringify(fields)],
+        );
+        // Either unique key (uuid, or conversation + direction + message_id) taken: nothing written.
+        if (!rows[0]) throw new StoreConflictError("message");
+        return { ...structuredClone(m), seq: Number(rows[0].seq) } as Message;
+      },
+
+      updateMessage: async (m) => {
+        if (!(await lock(m.conversationId))) throw new Error("updateMessage: no message with that uuid");
+        const { seq: _seq, ...fields } = m;
+        const { rowCount } = await q(
+          `UPDATE messages SET text_hash = $1, created_at_ms = $2, data = $3
+           WHERE uuid = $4 AND conversation_id = $5 AND direction = $6 AND message_id = $7 AND seq = $8`,
+          [
+            m.textHash,
+            m.createdAtMs,
+            JSON.stringify(fields),
+            m.uuid,
+            m.conversationId,
+            m.direction,
+            m.messageId,
+            m.seq,
+          ],
+        );
+        if (rowCount) return;
+        if (await messageRow(m.uuid)) {
+          throw new Error("updateMessage: conversationId, direction, messageId and seq cannot change");
+        }
+        throw new Error("updateMessage: no message with that uuid");
+      },
+
+      enqueueJob: async (job: NewOutboxJob) => {
+        if (!(await lock(job.conversationId))) throw new Error(UNKNOWN_CONVERSATION);
+        const { leaseOwner: _owner, leaseUntil: _until, ...fields } = job as OutboxJob;
+        const values = [job.conversationId, job.lane, job.attempts, job.nextAttemptAt, JSON.stringify(jobData(fields))];
+        const insert = `INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, data)
+                        VALUES ($1, $2, $3, $4, $5) RETURNING id`;
+        // The notification goes out at commit (and not at all on rollback); one per transaction,
+        // and none while one this instance sent is more recent than notifyIntervalMs.
+        const notify = !state.notifying && Date.now() - notifiedAt >= resolved.notifyIntervalMs;
+        const { rows } = notify
+          ? await q<{ id: string }>(`WITH inserted AS (${insert}) SELECT id, pg_notify($6, '') FROM inserted`, [
+              ...values,
+              channel,
+            ])
+          : await q<{ id: string }>(insert, values);
+        if (notify) state.notifying = true;
+        return { ...structuredClone(fields), id: Number(rows[0]?.id) };
+      },
+
+      deleteJob: (id) => onJob(id, "DELETE FROM jobs WHERE id = $1", [id]),
+
+      rescheduleJob: (id, attempts, nextAttemptAt) =>
+        onJob(
+          id,
+          `UPDATE jobs SET attempts = $2, next_attempt_at = $3, lease_owner = NULL, lease_until = NULL
+           WHERE id = $1`,
+          [id, attempts, nextAttemptAt],
+        ),
+    };
+  };
+
+  return {
+    shared: true,
+
+    ready: () => run(async () => undefined),
+
+    transaction: <T>(fn: (tx: StoreTx) => Promise<T>) =>
+      run(async ({ pool, channel }) => {
+        const { client, release, lost } = await checkout(pool);
+        /** Set when the connection must not go back to the pool (its state is unknown). */
+        let discard: Error | undefined;
+        const state: TxState = { open: true, locked: new Set(), failed: undefined, notifying: false };
+        try {
+          await client.query("BEGIN");
+          let result: T;
+          try {
+            result = await fn(makeTx(client, state, channel));
+          } catch (error) {
+            state.open = false;
+            await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+              discard = asError(rollbackError);
+            });
+            throw error;
+          }
+          state.open = false;
+          const commit = await client.query("COMMIT");
+          // COMMIT of a transaction a failed statement aborted answers ROLLBACK, without an error.
+          if (commit.command !== "COMMIT") {
+            throw state.failed ?? new Error("the transaction was rolled back: a statement inside it failed");
+          }
+          if (state.notifying) notifiedAt = Date.now();
+          return result;
+        } catch (error) {
+          if (isUnavailable(error)) discard ??= asError(error);
+          throw error;
+        } finally {
+          state.open = false;
+          release(discard ?? lost());
+        }
+      }),
+
+    getConversation: async (id) => {
+      const { rows } = await query<{ data: string }>("SELECT data FROM conversations WHERE id = $1", [id]);
+      return rows[0] ? decodeConversation(rows[0]) : undefined;
+    },
+
+    getMessage: async (uuid) => {
+      const { rows } = await query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uuid = $1`, [uuid]);
+      return rows[0] ? decodeMessage(rows[0]) : undefined;
+    },
+
+    listMessages: async (q: ListMessagesQuery): Promise<MessagePage> => {
+      assertPositiveInteger(q.limit, "limit");
+      const before = q.before ?? Number.MAX_SAFE_INTEGER;
+      const { rows } =
+        q.conversationId === undefined
+          ? await query<MessageRow>(
+              `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE seq < $1 ORDER BY seq DESC LIMIT $2`,
+              [before, q.limit + 1],
+            )
+          : await query<MessageRow>(
+              `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq < $2
+               ORDER BY seq DESC LIMIT $3`,
+              [q.conversationId, before, q.limit + 1],
+            );
+      const messages = rows.slice(0, q.limit).map(decodeMessage);
+      const last = messages[messages.length - 1];
+      return { messages, nextCursor: rows.length > q.limit && last ? last.seq : undefined };
+    },
+
+    conversationMessages: async (conversationId) => {
+      const { rows } = await query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY seq`,
+        [conversationId],
+      );
+      return rows.map(decodeMessage);
+    },
+
+    claimDueJobs: async (claim: ClaimQuery) => {
+      assertClaimQuery(claim);
+      const { now, limit, owner, leaseMs } = claim;
+      // A lane's head is its lowest id among every pending job, leased or not; jobs behind it wait.
+      // SKIP LOCKED passes over heads another instance is claiming, finishing or rescheduling right
+      // now; a head whose lease another instance set meanwhile fails the re-checked lease condition.
+      const { rows } = await query<JobRow>(
+        `UPDATE jobs SET lease_owner = $3, lease_until = $4
+         WHERE id IN (
+           SELECT j.id FROM jobs j
+           WHERE j.next_attempt_at <= $1
+             AND (j.lease_owner IS NULL OR j.lease_until <= $1)
+             AND NOT EXISTS (
+               SELECT 1 FROM jobs o WHERE o.conversation_id = j.conversation_id AND o.lane = j.lane AND o.id < j.id
+             )
+           ORDER BY j.next_attempt_at, j.id
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED
+         )
+         RETURNING ${JOB_COLUMNS}`,
+        [now, limit, owner, now + leaseMs],
+      );
+      return rows.map(decodeJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
+    },
+
+    renewLease: async (id, owner, leaseUntil) => {
+      const { rowCount } = await query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3", [
+        leaseUntil,
+        id,
+        owner,
+      ]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    releaseLeases: async (owner) => {
+      if (owner === undefined) {
+        await query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL");
+      } else {
+        await query("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", [owner]);
+      }
+    },
+
+    nextJobDueAt: async () => {
+      // When each lane head can be claimed: once due, and once its lease (if any) has lapsed.
+      // The heads in one ordered pass over the lane index (no probe per job).
+      const { rows } = await query<{ at: number | null }>(
+        `SELECT min(CASE WHEN h.lease_owner IS NOT NULL AND h.lease_until > h.next_attempt_at
+                         THEN h.lease_until ELSE h.next_attempt_at END) AS at
+         FROM (
+           SELECT DISTINCT ON (conversation_id, lane) next_attempt_at, lease_owner, lease_until
+           FROM jobs ORDER BY conversation_id, lane, id
+         ) h`,
+      );
+      return optionalNumber(rows[0]?.at);
+    },
+
+    pendingJobs: async (conversationId, lane) => {
+      const { rows } = await query<JobRow>(
+        `SELECT ${JOB_COLUMNS} FROM jobs
+         WHERE ($1::text IS NULL OR conversation_id = $1) AND ($2::text IS NULL OR lane = $2) ORDER BY id`,
+        [conversationId ?? null, lane ?? null],
+      );
+      return rows.map(decodeJob);
+    },
+
+    dueHunts: async (now, limit) => {
+      assertPositiveInteger(limit, "limit");
+      const { rows } = await query<{ data: string }>(
+        `SELECT data FROM conversations WHERE state = 'hunting' AND hunt_deadline <= $1
+         ORDER BY hunt_deadline, id LIMIT $2`,
+        [now, limit],
+      );
+      return rows.map(decodeConversation);
+    },
+
+    nextHuntDeadline: async () => {
+      const { rows } = await query<{ at: number | null }>(
+        "SELECT min(hunt_deadline) AS at FROM conversations WHERE state = 'hunting'",
+      );
+      return optionalNumber(rows[0]?.at);
+    },
+
+    putToken: async (token) => {
+      await query(
+        `INSERT INTO tokens (hash, consumer, expires_at, revoked, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (hash) DO UPDATE SET consumer = excluded.consumer, expires_at = excluded.expires_at,
+           revoked = excluded.revoked, created_at = excluded.created_at`,
+        [token.hash, token.consumer, token.expiresAt, token.revoked, token.createdAt],
+      );
+    },
+
+    getToken: async (hash) => {
+      const { rows } = await query<TokenRow>(
+        "SELECT hash, consumer, expires_at, revoked, created_at FROM tokens WHERE hash = $1",
+        [hash],
+      );
+      return rows[0] ? decodeToken(rows[0]) : undefined;
+    },
+
+    revokeToken: async (hash) => {
+      const { rowCount } = await query("UPDATE tokens SET revoked = true WHERE hash = $1", [hash]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    revokeConsumerTokens: async (consumer) => {
+      const { rowCount } = await query("UPDATE tokens SET revoked = true WHERE consumer = $1 AND NOT revoked", [
+        consumer,
+      ]);
+      return rowCount ?? 0;
+    },
+
+    deleteExpiredTokens: async (now) => {
+      const { rowCount } = await query("DELETE FROM tokens WHERE expires_at < $1", [now]);
+      return rowCount ?? 0;
+    },
+
+    deleteConversation: async (id) => {
+      // Its messages and jobs go with it (ON DELETE CASCADE), in the same statement.
+      const { rowCount } = await query("DELETE FROM conversations WHERE id = $1", [id]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    purgeClosedBefore: async (closedBeforeIso) => {
+      const cutoff = Date.parse(closedBeforeIso);
+      if (Number.isNaN(cutoff)) throw new RangeError("purgeClosedBefore: not an ISO date");
+      // Locks in id order, so two instances purging at once wait for each other instead of deadlocking.
+      const { rowCount } = await query(
+        `DELETE FROM conversations WHERE id IN (
+           SELECT id FROM conversations WHERE state = 'closed' AND closed_at_ms < $1 ORDER BY id FOR UPDATE
+         )`,
+        [cutoff],
+      );
+      return rowCount ?? 0;
+    },
+
+    onJobsAvailable(listen) {
+      if (closed) return () => undefined;
+      return listener.subscribe(listen);
+    },
+
+    ping: async () => {
+      await query("SELECT 1");
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        await Promise.allSettled([...inFlight]);
+        await readyPromise?.catch(() => undefined);
+        await listener.stop();
+        await pool?.end().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The options with their defaults (`maxConnections` 10, `connectTimeoutMs` 5000, `statementTimeoutMs`
+ * 30 000, `notifyIntervalMs` 100), validated.
+ *
+ * @internal
+ */
+export function resolvePostgresOptions(options: PostgresStoreOptions | string): PostgresStoreOptions & {
+  maxConnections: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  notifyIntervalMs: number;
+} {
+  const given = typeof options === "string" ? { connectionString: options } : options;
+  const { maxConnections = 10, connectTimeoutMs = 5000, statementTimeoutMs = 30_000, notifyIntervalMs = 100 } = given;
+  if (!/^postgres(ql)?:\/\//.test(given.connectionString ?? "")) {
+    throw new RangeError("connectionString must be a postgres:// or postgresql:// URL");
+  }
+  if (given.schema !== undefined && !SCHEMA_NAME.test(given.schema)) {
+    throw new RangeError("schema must be lower-case letters, digits and _ (at most 63), not starting with a digit");
+  }
+  for (const [name, value] of Object.entries({ maxConnections, connectTimeoutMs, statementTimeoutMs })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  }
+  if (!Number.isSafeInteger(notifyIntervalMs) || notifyIntervalMs < 0) {
+    throw new RangeError("notifyIntervalMs must be a non-negative integer");
+  }
+  return { ...given, maxConnections, connectTimeoutMs, statementTimeoutMs, notifyIntervalMs };
+}
+
+/** The driver's connection settings for the pool and the listening connection. */
+function clientConfig(options: ReturnType<typeof resolvePostgresOptions>): ClientConfig {
+  return {
+    connectionString: options.connectionString,
+    application_name: "openchs-bridge",
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    // The client gives up a little after the server would have: a connection that went silent.
+    query_timeout: options.statementTimeoutMs + 5000,
+    // A process that hangs inside a transaction must not hold its conversations' locks for ever.
+    idle_in_transaction_session_timeout: Math.max(60_000, options.statementTimeoutMs * 2),
+    keepAlive: true,
+    ...(options.schema !== undefined ? { options: `-c search_path=${options.schema}` } : {}),
+    ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
+  };
+}
+
+let pgModule: Promise<PgModule> | undefined;
+
+/** Loads the `pg` driver once, on first use: importing this module alone does not load it. */
+function loadPg(): Promise<PgModule> {
+  pgModule ??= import("pg")
+    .then((module) => (module as { default?: PgModule }).default ?? (module as unknown as PgModule))
+    .catch((error: unknown) => {
+      pgModule = undefined;
+      throw new StoreUnavailableError(
+        "the PostgreSQL store needs the pg package, which is not installed: npm install pg",
+        { cause: error },
+      );
+    });
+  return pgModule;
+}
+
+/**
+ * A connection of the pool, for several statements. While it is out of the pool, a failure of its
+ * connection is emitted as an "error" event on it (crashing the process when unheard): it is
+ * recorded, and the connection is then destroyed on release instead of going back to the pool.
+ */
+async function checkout(
+  pool: Pool,
+): Promise<{ client: PoolClient; lost: () => Error | undefined; release: (discard?: Error) => void }> {
+  const client = await pool.connect();
+  let lostWith: Error | undefined;
+  const onError = (error: Error): void => {
+    lostWith ??= error;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    lost: () => lostWith,
+    release: (discard) => {
+      client.removeListener("error", onError);
+      client.release(discard ?? lostWith);
+    },
+  };
+}
+
+async function currentSchema(client: PoolClient): Promise<string> {
+  const { rows } = await client.query<{ schema: string | null }>("SELECT current_schema() AS schema");
+  const schema = rows[0]?.schema;
+  if (!schema) {
+    throw new Error("the connection's search_path names no existing schema: set the schema option");
+  }
+  return schema;
+}
+
+const MESSAGE_COLUMNS = "seq, conversation_id, data";
+const JOB_COLUMNS = "id, attempts, next_attempt_at, lease_owner, lease_until, data";
+
+interface MessageRow {
+  seq: string;
+  conversation_id: string;
+  data: string;
+}
+
+interface JobRow {
+  id: string;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  data: string;
+}
+
+interface TokenRow {
+  hash: string;
+  consumer: string;
+  expires_at: number;
+  revoked: boolean;
+  created_at: string;
+}
+
+/**
+ * The column values of a conversation after its id, in the order of the insert and update statements.
+ * `closed_at_ms` is `closedAt` (else `updatedAt`) as epoch ms, so retention compares instants, not
+ * ISO strings of different precision.
+ */
+function conversationColumns(c: Conversation): unknown[] {
+  const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
+  return [c.state, c.huntDeadline ?? null, Number.isNaN(closedAtMs) ? null : closedAtMs, c.version, JSON.stringify(c)];
+}
+
+function decodeConversation(row: { data: string }): Conversation {
+  return JSON.parse(row.data) as Conversation;
+}
+
+function decodeMessage(row: MessageRow): Message {
+  return { ...(JSON.parse(row.data) as Omit<Message, "seq">), seq: Number(row.seq) };
+}
+
+/** What of a job goes in the JSON column: everything the columns do not hold. */
+function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
+  const { attempts: _a, nextAttemptAt: _n, leaseOwner: _o, leaseUntil: _u, ...data } = job;
+  return data;
+}
+
+function decodeJob(row: JobRow): OutboxJob {
+  const job: OutboxJob = {
+    ...(JSON.parse(row.data) as Omit<OutboxJob, "id" | "attempts" | "nextAttemptAt">),
+    id: Number(row.id),
+    attempts: Number(row.attempts),
+    nextAttemptAt: Number(row.next_attempt_at),
+  };
+  if (row.lease_owner !== null) {
+    job.leaseOwner = row.lease_owner;
+    job.leaseUntil = Number(row.lease_until);
+  }
+  return job;
+}
+
+function decodeToken(row: TokenRow): StoredToken {
+  return {
+    hash: row.hash,
+    consumer: row.consumer,
+    expiresAt: Number(row.expires_at),
+    createdAt: row.created_at,
+    revoked: row.revoked,
+  };
+}
+
+function optionalNumber(value: number | null | undefined): number | undefined {
+  return value === null || value === undefined ? undefined : Number(value);
+}
+
+/** SQLSTATE classes and codes meaning the database cannot be reached or written right now. */
+const UNAVAILABLE_CLASSES = ["08", "53", "57", "58", "28"];
+const UNAVAILABLE_CODES = new Set([
+  "3D000", // invalid_catalog_name: the database does not exist
+  "55P03", // lock_not_available
+  "25006", // read_only_sql_transaction: a standby, or a failover under way
+]);
+/** Socket errors of the driver's connection. */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EADDRNOTAVAIL",
+]);
+/** The driver's own errors for a connection that cannot be made or was lost (they carry no code). */
+const DRIVER_UNAVAILABLE =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Cannot use a pool after calling end|connection error/i;
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code } = error as { code?: unknown };
+  return typeof code === "string" ? code : undefined;
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
+  const code = errorCode(error);
+  if (code !== undefined) {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_CODES.has(code)) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_CLASSES.includes(code.slice(0, 2));
+  }
+  return error instanceof Error && DRIVER_UNAVAILABLE.test(error.message);
+}
+
+/**
+ * Maps a driver error: unreachable, lost, timed out, shutting down → `StoreUnavailableError` (the
+ * original as `cause`); a unique key taken → `StoreConflictError`; a deadlock or serialization
+ * failure → `StoreConflictError` (the transaction may be run again). Anything else as it is. The
+ * messages name the SQLSTATE only: a server message may quote a key's value (a message id).
+ */
+function toStoreError(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError || error instanceof StoreConflictError) return error;
+  const code = errorCode(error);
+  if (code === "23505") {
+    const table = (error as { table?: unknown }).table;
+    return new StoreConflictError(table === "conversations" ? "conversation" : "message");
+  }
+  if (code === "40001" || code === "40P01") {
+    return new StoreConflictError(
+      "conversation",
+      `a concurrent transaction conflicted with this one (SQLSTATE ${code}); run it again`,
+    );
+  }
+  if (isUnavailable(error)) {
+    return new StoreUnavailableError(
+      `the PostgreSQL database is unavailable (${code ?? (error instanceof Error ? error.message : "unknown error")})`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+/** Like `toStoreError`, for the first connection and the migrations: says why, for the operator. */
+function toInitError(error: unknown): unknown {
+  if (error instanceof StoreUnavailableError) return error;
+  const mapped = toStoreError(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  if (mapped instanceof StoreUnavailableError) {
+    return new StoreUnavailableError(`cannot open the PostgreSQL store: ${reason}`, { cause: error });
+  }
+  return new StoreUnavailableError(`cannot migrate the PostgreSQL store: ${reason}`, { cause: error });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function assertPositiveInteger(value: number, name: string): void {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+}
+
+function assertClaimQuery(query: ClaimQuery): void {
+  assertPositiveInteger(query.limit, "limit");
+  if (!Number.isFinite(query.now)) throw new RangeError("now must be a finite number");
+  if (!Number.isFinite(query.leaseMs) || query.leaseMs <= 0) throw new RangeError("leaseMs must be positive");
+  if (query.owner === "") throw new RangeError("owner must not be empty");
+}
