@@ -1,0 +1,36 @@
+import type { Attachment, ClosedBy, Conversation } from "../domain/model";
+
+/** What a delivery port is handed besides the payload. */
+export interface DeliveryContext {
+  /** Fires when the per-attempt timeout passes or the bridge stops. Pass it to fetch/ky. */
+  signal: AbortSignal;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/** A conversation ended: tells the side that did not end it. */
+export interface CloseNotice {
+  conversationId: string;
+  /** The chatbot's reply address (RapidPro contact UUID). */
+  contact: string;
+  closedBy: ClosedBy;
+  reason?: string | undefined;
+  closedAt: string;
+  /** Style B: the ticket to close in mailroom. */
+  ticket?: Conversation["ticket"];
+}
+
+/** A delivery acknowledgement forwarded to a side's ack endpoint. */
+export interface AckNotice {
+  conversationId: string;
+  /** The `message_id` of the message acknowledged, as its sender gave it. */
+  messageId: string;
+  status: "delivered" | "read" | "failed";
+  timestamp: string;
+  /** Set on a helpline `read`: the counselor's pseudonym. */
+  counselorName?: string | undefined;
+  /** For `failed`: a stable reason code (never message text). */
+  reason?: string | undefined;
+}
+
+export type { Attachment };
