@@ -1,0 +1,115 @@
+import type { ConversationService } from "../bridge/conversation-service";
+import type { BridgeEvents } from "../bridge/events";
+import { toEventError } from "../bridge/events";
+import type { ResolvedOptions } from "../bridge/options";
+
+/**
+ * Fires hunting deadlines. Deadlines are stored on the conversation (not only in `setTimeout`), so
+ * they fire after a restart too: each tick asks the store for the due ones, applies `hunt_timeout`
+ * (re-notify, or give up and close) in a transaction, and sleeps until the next deadline.
+ */
+export class HuntScheduler {
+  private running = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private ticking: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly service: ConversationService,
+    private readonly events: BridgeEvents,
+    private readonly wakeDelivery: () => void,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.ticking;
+  }
+
+  /** Re-check deadlines now (a new deadline may be earlier than the one slept for). */
+  wake(): void {
+    if (!this.running || this.ticking) return;
+    this.ticking = this.fireDue()
+      .then(() => undefined)
+      .finally(() => {
+        this.ticking = undefined;
+        void this.scheduleNext();
+      });
+  }
+
+  /** Handles every deadline due now; returns how many fired. */
+  async fireDue(): Promise<number> {
+    const { store, clock, hunting } = this.options;
+    let fired = 0;
+    try {
+      for (;;) {
+        const due = await store.dueHunts(clock.now(), 50);
+        if (due.length === 0) return fired;
+        for (const candidate of due) {
+          const now = clock.now();
+          const pending = await this.service.oldestUnreadClientMessage(candidate.id);
+          const outcome = await this.service.withRetryOnConflict(async (tx) => {
+            const conversation = await tx.getConversation(candidate.id);
+            // Another instance, a read or a close may have got there first.
+            if (conversation?.state !== "hunting" || conversation.huntDeadline === undefined) return undefined;
+            if (conversation.huntDeadline > now) return undefined;
+            return this.service.applyAndEnqueue(
+              tx,
+              conversation,
+              {
+                type: "hunt_timeout",
+                nextDeadline: now + hunting.timeoutMs,
+                huntMax: hunting.max,
+                onExhausted: hunting.onExhausted,
+                at: new Date(now).toISOString(),
+              },
+              pending?.uuid,
+            );
+          });
+          if (!outcome?.changed) continue;
+          fired++;
+          const renotify = outcome.effects.find((e) => e.type === "renotify");
+          const c = outcome.conversation;
+          this.events.emit("hunt.timeout", {
+            conversationId: c.id,
+            round: renotify?.round ?? c.huntCount + 1,
+            of: hunting.max,
+            exhausted: renotify === undefined,
+          });
+          if (c.state === "closed") {
+            this.events.emit("conversation.closed", {
+              conversationId: c.id,
+              closedBy: c.closedBy!,
+              reason: c.closeReason,
+            });
+          }
+          this.wakeDelivery();
+        }
+      }
+    } catch (error) {
+      this.events.emit("error", { where: "hunting", error: toEventError(error) });
+      return fired;
+    }
+  }
+
+  private async scheduleNext(): Promise<void> {
+    if (!this.running) return;
+    clearTimeout(this.timer);
+    let delay = this.options.delivery.pollMs;
+    try {
+      const next = await this.options.store.nextHuntDeadline();
+      if (next !== undefined) delay = Math.min(delay, Math.max(0, next - this.options.clock.now()));
+    } catch {
+      // The store is down: look again later.
+    }
+    if (!this.running) return;
+    this.timer = setTimeout(() => this.wake(), delay);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+}
