@@ -1,0 +1,153 @@
+import { ConsumerAuth, type IssuedToken } from "../auth/consumer-auth";
+import { DeliveryWorker } from "../delivery/delivery-worker";
+import { HuntScheduler } from "../delivery/hunt-scheduler";
+import type { Conversation, Message } from "../domain/model";
+import { BridgeError } from "../errors/bridge-error";
+import { type BridgeHandler, createGatewayHandler } from "../gateway/handler";
+import { openApiDocument } from "../gateway/openapi";
+import type { ConversationsPort } from "../ports/conversations-port";
+import { verifyStandardWebhook } from "../signing/standard-webhooks";
+import { isWebhookVerificationError } from "../signing/verification-error";
+import {
+  type AckInput,
+  type AckResult,
+  ConversationService,
+  type InboundClientMessage,
+  type InboundCounselorMessage,
+} from "./conversation-service";
+import { type BridgeEvents, createBridgeEvents } from "./events";
+import { type BridgeOptions, type ResolvedOptions, resolveOptions } from "./options";
+import { RetentionSweeper } from "./retention";
+
+/** The bridge's programmatic API: everything the HTTP surface does, without HTTP. */
+export interface BridgeConversations extends ConversationsPort {
+  get(id: string): Promise<(Conversation & { messages: Message[] }) | undefined>;
+  acceptCounselorMessage(input: InboundCounselorMessage): ReturnType<ConversationService["acceptCounselorMessage"]>;
+  ack(input: AckInput): Promise<AckResult>;
+  /** Erasure on request: deletes the conversation, its messages and pending jobs. */
+  erase(id: string): Promise<boolean>;
+  /** Retention: deletes conversations closed before the given time; returns how many. */
+  purgeClosedBefore(date: Date): Promise<number>;
+}
+
+export interface Bridge {
+  /** The whole HTTP surface (style A, and style B under `{basePath}ticketer/` when enabled). */
+  handler: BridgeHandler;
+  /** Typed events (eventemitter3). */
+  events: BridgeEvents;
+  conversations: BridgeConversations;
+  tokens: {
+    issue(username: string): Promise<IssuedToken>;
+    revoke(token: string): Promise<boolean>;
+    revokeConsumer(username: string): Promise<number>;
+  };
+  /**
+   * Starts background work: the delivery loop (resuming deliveries left unfinished by a previous
+   * run), the hunting deadlines, and the retention sweep when `retention` is set. `releaseLeases`
+   * frees claims left by a crashed process; it defaults to true, or false when the store says it
+   * is `shared` by several instances.
+   */
+  start(options?: { releaseLeases?: boolean }): Promise<void>;
+  /** Stops background work; in-flight attempts are aborted and stay pending for the next start. */
+  stop(): Promise<void>;
+  /**
+   * Fires due hunting deadlines and delivers every due job, waiting until nothing due is left.
+   * For tests and hosts that drive time themselves (a manual `clock`); `start()` does this continuously.
+   */
+  runDue(): Promise<void>;
+  /** The options in effect, with defaults filled in. */
+  readonly options: Readonly<ResolvedOptions>;
+}
+
+/**
+ * Builds the bridge. Options are validated here, once: a bad option throws `BridgeConfigError`
+ * naming it. Nothing runs in the background until `start()`.
+ */
+export function createBridge(input: BridgeOptions): Bridge {
+  const options = resolveOptions(input);
+  const events = createBridgeEvents();
+  let worker: DeliveryWorker | undefined;
+  let hunts: HuntScheduler | undefined;
+  const service = new ConversationService(options, events, () => {
+    worker?.wake();
+    hunts?.wake();
+  });
+  worker = new DeliveryWorker(options, service, events);
+  hunts = new HuntScheduler(options, service, events, () => worker?.wake());
+  const retention = new RetentionSweeper(options, events);
+  const auth = new ConsumerAuth(
+    options.consumers,
+    options.store,
+    options.clock,
+    options.tokenTtlMs,
+    options.loginRateLimit,
+    (reason, consumer) => events.emit("auth.failure", { reason, consumer }),
+  );
+
+  const conversations: BridgeConversations = {
+    async get(id) {
+      const conversation = await options.store.getConversation(id);
+      if (!conversation) return undefined;
+      return { ...conversation, messages: await options.store.conversationMessages(id) };
+    },
+    open: (input) => service.open(input),
+    acceptClientMessage: (input: InboundClientMessage) => service.acceptClientMessage(input),
+    acceptCounselorMessage: (input) => service.acceptCounselorMessage(input),
+    close: async (input) => service.close(input.conversationId, input.closedBy, input.reason),
+    ack: (input) => service.ack(input),
+    erase: (id) => options.store.deleteConversation(id),
+    purgeClosedBefore: (date) => options.store.purgeClosedBefore(date.toISOString()),
+  };
+
+  const handler = createGatewayHandler({
+    options,
+    service,
+    auth,
+    events,
+    ticketer: options.ticketer?.(conversations),
+    openapi: () => openApiDocument(options.basePath),
+    async verifySignature(consumer, request, raw) {
+      try {
+        await verifyStandardWebhook({
+          headers: request.headers,
+          body: raw,
+          secrets: consumer.signingSecrets ?? [],
+          now: options.clock.now(),
+        });
+      } catch (error) {
+        if (!isWebhookVerificationError(error)) throw error;
+        events.emit("auth.failure", { reason: error.code, consumer: consumer.username });
+        throw new BridgeError("invalid_signature", error.message, { field: error.header });
+      }
+    },
+  });
+
+  return {
+    handler,
+    events,
+    conversations,
+    tokens: {
+      issue: (username) => auth.issue(username),
+      revoke: (token) => auth.revoke(token),
+      revokeConsumer: (username) => auth.revokeConsumer(username),
+    },
+    async start(startOptions = {}) {
+      await worker.start(startOptions.releaseLeases ?? !options.store.shared);
+      hunts.start();
+      retention.start();
+    },
+    async stop() {
+      await retention.stop();
+      await hunts.stop();
+      await worker.stop();
+    },
+    async runDue() {
+      for (let i = 0; i < 1000; i++) {
+        const fired = await hunts.fireDue();
+        await worker.drain();
+        if (fired === 0) return;
+      }
+    },
+    options,
+  };
+}

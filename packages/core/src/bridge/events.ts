@@ -1,0 +1,85 @@
+import { EventEmitter } from "eventemitter3";
+import type { ClosedBy, ConversationOrigin, MessageDirection, OutboxJobKind, OutboxLane } from "../domain/model";
+
+/** A failure as events carry it: a stable code and a message without secrets or message text. */
+export interface EventError {
+  code: string;
+  message: string;
+  status?: number | undefined;
+}
+
+/** What every `message.*` event carries. */
+export interface MessageEventBase {
+  conversationId: string;
+  messageId: string;
+  uuid: string;
+  direction: MessageDirection;
+  /** Only when the bridge was created with `events.includeText: true`. */
+  text?: string | undefined;
+}
+
+/** Every event the bridge emits, with its payload. Payloads never hold secrets, nor text unless enabled. */
+export interface BridgeEventMap {
+  "conversation.requested": { conversationId: string; helpline: string; origin: ConversationOrigin };
+  "conversation.hunting": { conversationId: string; huntDeadline: number | undefined };
+  "conversation.connected": { conversationId: string; counselorName?: string | undefined };
+  "conversation.closed": { conversationId: string; closedBy: ClosedBy; reason?: string | undefined };
+  "message.accepted": MessageEventBase & { duplicate: false };
+  "message.duplicate": MessageEventBase;
+  "message.sent": MessageEventBase & { attempts: number };
+  "message.delivered": MessageEventBase;
+  "message.read": MessageEventBase & { counselorName?: string | undefined };
+  "message.failed": MessageEventBase & { error: EventError };
+  /**
+   * A delivery attempt failed and will be tried again at `nextAttemptAt` (epoch ms): soon, within the
+   * same claim (`quick: true`, `attempt` counts the attempts of this claim), or after a durable wait
+   * on the bounded schedule (`quick: false`, `attempt` counts the claims that failed).
+   */
+  "delivery.retry": {
+    jobId: number;
+    conversationId: string;
+    lane: OutboxLane;
+    kind: OutboxJobKind;
+    quick: boolean;
+    attempt: number;
+    nextAttemptAt: number;
+    error: EventError;
+  };
+  /** A job gave up (retries exhausted or refused): the dead letter. */
+  "delivery.dead_letter": {
+    jobId: number;
+    conversationId: string;
+    lane: OutboxLane;
+    kind: OutboxJobKind;
+    attempts: number;
+    messageId?: string | undefined;
+    error: EventError;
+  };
+  "hunt.timeout": { conversationId: string; round: number; of: number; exhausted: boolean };
+  "auth.failure": { reason: string; consumer?: string | undefined; address?: string | undefined };
+  /** Something in the background work failed unexpectedly (e.g. the store); the work is retried. */
+  error: { where: string; error: EventError };
+}
+
+/** A listener of one event. */
+export type Listener<T> = (payload: T) => void;
+
+/** eventemitter3 with the one event map: `bridge.events.on("message.sent", (e) => …)` is fully typed. */
+export type BridgeEvents = EventEmitter<{ [K in keyof BridgeEventMap]: Listener<BridgeEventMap[K]> }>;
+
+export function createBridgeEvents(): BridgeEvents {
+  return new EventEmitter() as BridgeEvents;
+}
+
+/** Reduces any thrown value to an `EventError` (no stack, no cause chain, no request body). */
+export function toEventError(error: unknown): EventError {
+  if (error && typeof error === "object") {
+    const e = error as { code?: unknown; message?: unknown; status?: unknown };
+    return {
+      code: typeof e.code === "string" ? e.code : "error",
+      message: typeof e.message === "string" ? e.message : "unknown error",
+      status: typeof e.status === "number" ? e.status : undefined,
+    };
+  }
+  return { code: "error", message: "unknown error" };
+}

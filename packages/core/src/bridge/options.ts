@@ -1,0 +1,311 @@
+import { z } from "zod";
+import type { ChatSource } from "../domain/model";
+import type { ChatbotTarget } from "../ports/chatbot-target";
+import type { Clock } from "../ports/clock";
+import type { ConversationsPort } from "../ports/conversations-port";
+import type { HelplineMessage, HelplineTarget } from "../ports/helpline-target";
+import type { DeliveryContext } from "../ports/notices";
+import { decodeStandardWebhookSecret } from "../signing/standard-webhooks";
+import type { Store } from "../store/store";
+
+/** What a custom hunting re-notification is told. */
+export interface RenotifyNotice {
+  conversationId: string;
+  helpline: string;
+  round: number;
+  of: number;
+  /** The message that is waiting for a counselor. */
+  message: HelplineMessage;
+}
+
+/** What the router sees of the first client message of a conversation. */
+export interface RouteInput {
+  conversationId: string;
+  receiver?: string | undefined;
+  location?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+/** An API consumer: who may log in at `token/`, and which `chat_source` values it may speak for. */
+export interface ConsumerConfig {
+  username: string;
+  password: string;
+  /** e.g. `["WENI"]` for the chatbot, `["OUTBOX", "HELPLINE"]` for the helpline. */
+  sources: ChatSource[];
+  /**
+   * Standard Webhooks secrets (`whsec_…`; several during rotation). When set, every request of this
+   * consumer must carry a valid `webhook-signature` over its raw body.
+   */
+  signingSecrets?: string[] | undefined;
+}
+
+/** Options of `createBridge`. Validated once at construction; a bad option throws `BridgeConfigError`. */
+export interface BridgeOptions {
+  /** The durable outbox and conversation store. Use the sqlite store in production. */
+  store: Store;
+  /** Where client messages go: one target, or several keyed by routing key (e.g. per country). */
+  helplines: HelplineTarget | Record<string, HelplineTarget>;
+  /** Picks the helpline key for a new conversation. Default: `receiver`, then `location`, when they name a helpline; else the first one. */
+  route?: ((input: RouteInput) => string | undefined) | undefined;
+  /** Where counselor replies and closes go for conversations opened by webhook (style A). */
+  chatbot: ChatbotTarget;
+  /** Where replies go for conversations opened by the Weni generic ticketer (style B). */
+  ticketerChatbot?: ChatbotTarget | undefined;
+  /** Builds the style-B ticketer handler, mounted under `{basePath}ticketer/`. */
+  ticketer?: ((conversations: ConversationsPort) => (request: Request) => Promise<Response>) | undefined;
+  consumers: ConsumerConfig[];
+  /** Mount point of the gateway API. Default `/api/`. */
+  basePath?: string | undefined;
+  /** Lifetime of tokens issued by `token/`, in seconds. Default 3600. */
+  tokenTtlS?: number | undefined;
+  /** Largest request body accepted, in bytes. Default 1 MiB. */
+  maxBodyBytes?: number | undefined;
+  /** Without `message_id`, identical text in the same conversation within this window is a duplicate. Default 5000 ms. */
+  duplicateWindowMs?: number | undefined;
+  hunting?:
+    | {
+        /** Seconds to wait for a counselor to read before re-notifying. Default 120. */
+        timeoutS?: number | undefined;
+        /** Re-notifications before giving up. Default 3. */
+        max?: number | undefined;
+        /** When re-notifications run out: close with `no_counselor` (default) or keep waiting. */
+        onExhausted?: "close" | "wait" | undefined;
+        /**
+         * How to re-notify: by default the pending message is re-sent to the helpline with a
+         * re-notify marker. A function replaces that (e.g. an SMS to the supervisor); it runs as an
+         * outbox job, so it is retried like a delivery.
+         */
+        renotify?: ((notice: RenotifyNotice, context: DeliveryContext) => Promise<void>) | undefined;
+      }
+    | undefined;
+  delivery?:
+    | {
+        /** Per-attempt timeout, ms. Default 15000. */
+        attemptTimeoutMs?: number | undefined;
+        /** Quick retries within one claim (p-retry), after the first attempt. Default 2. */
+        burstRetries?: number | undefined;
+        /** First quick-retry delay, ms (doubles, with jitter). Default 250. */
+        burstMinDelayMs?: number | undefined;
+        /** Largest quick-retry delay, ms. Default 2000. */
+        burstMaxDelayMs?: number | undefined;
+        /** Durable waits between bursts, ms; when used up the job is dead-lettered. Default 5 s, 30 s, 2 min, 5 min, 10 min. */
+        schedule?: number[] | undefined;
+        /** Lanes delivered at once. Default 16. */
+        concurrency?: number | undefined;
+        /** Longest sleep of the idle loop, ms. Default 1000. */
+        pollMs?: number | undefined;
+      }
+    | undefined;
+  /**
+   * Retention: conversations closed longer ago than `closedAfterDays` are deleted (with their
+   * messages and jobs) by a background sweep, at `start()` and then every `sweepIntervalS`.
+   * Default: kept until erased (`bridge.conversations.erase`). The period must be longer than the
+   * delivery retry schedule, so a close notice still being retried is never purged.
+   */
+  retention?:
+    | {
+        /** Days after its close a conversation is deleted (fractions allowed). */
+        closedAfterDays: number;
+        /** Seconds between sweeps. Default 3600, or a quarter of the period when that is shorter (at least 1). */
+        sweepIntervalS?: number | undefined;
+      }
+    | undefined;
+  /** Failed logins allowed per consumer and per address within the window. Default 5 per 300 s. */
+  loginRateLimit?: { max?: number | undefined; windowS?: number | undefined } | undefined;
+  events?: { /** Put message text in event payloads. Default false. */ includeText?: boolean | undefined } | undefined;
+  clock?: Clock | undefined;
+  /** This instance's id in leases. Default a random id. */
+  workerId?: string | undefined;
+}
+
+/** A `createBridge` option is missing or invalid: the message names the option and what was expected. */
+export class BridgeConfigError extends Error {
+  override name = "BridgeConfigError";
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`Invalid bridge option \`${option}\`: ${message}`);
+  }
+}
+
+const hasMethods = (...names: string[]) =>
+  z.custom<object>(
+    (v) =>
+      typeof v === "object" &&
+      v !== null &&
+      names.every((n) => typeof (v as Record<string, unknown>)[n] === "function"),
+    { message: `expected an object with methods ${names.join(", ")}` },
+  );
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", { message: "expected a function" });
+const helplineTarget = hasMethods("deliverMessage", "notifyClose");
+const chatbotTarget = hasMethods("deliverMessage", "notifyClose");
+const positive = z.number().finite().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+const consumerSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(8, "passwords must be at least 8 characters"),
+  sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
+  signingSecrets: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const optionsSchema = z.object({
+  store: hasMethods("transaction", "claimDueJobs", "getConversation", "ping"),
+  helplines: z.union([helplineTarget, z.record(z.string().min(1), helplineTarget)]),
+  route: fn.optional(),
+  chatbot: chatbotTarget,
+  ticketerChatbot: chatbotTarget.optional(),
+  ticketer: fn.optional(),
+  consumers: z
+    .array(consumerSchema)
+    .min(1, "at least one consumer is needed to call the API")
+    .refine((list) => new Set(list.map((c) => c.username)).size === list.length, "usernames must be unique"),
+  basePath: z
+    .string()
+    .regex(/^\/([A-Za-z0-9._~-]+\/)*$/, "expected a path like /api/ or /open/api/ (leading and trailing slash)")
+    .optional(),
+  tokenTtlS: positive.optional(),
+  maxBodyBytes: z.number().int().positive().optional(),
+  duplicateWindowMs: nonNegativeInt.optional(),
+  hunting: z
+    .object({
+      timeoutS: positive.optional(),
+      max: nonNegativeInt.optional(),
+      onExhausted: z.enum(["close", "wait"]).optional(),
+    })
+    .optional(),
+  delivery: z
+    .object({
+      attemptTimeoutMs: positive.optional(),
+      burstRetries: nonNegativeInt.optional(),
+      burstMinDelayMs: nonNegativeInt.optional(),
+      burstMaxDelayMs: nonNegativeInt.optional(),
+      schedule: z.array(nonNegativeInt).optional(),
+      concurrency: z.number().int().positive().optional(),
+      pollMs: positive.optional(),
+    })
+    .optional(),
+  retention: z.object({ closedAfterDays: positive, sweepIntervalS: positive.optional() }).optional(),
+  loginRateLimit: z.object({ max: z.number().int().positive().optional(), windowS: positive.optional() }).optional(),
+  events: z.object({ includeText: z.boolean().optional() }).optional(),
+  clock: hasMethods("now").optional(),
+  workerId: z.string().min(1).optional(),
+});
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  store: Store;
+  helplines: Map<string, HelplineTarget>;
+  route: (input: RouteInput) => string | undefined;
+  chatbot: ChatbotTarget;
+  ticketerChatbot: ChatbotTarget | undefined;
+  ticketer: BridgeOptions["ticketer"];
+  consumers: ConsumerConfig[];
+  basePath: string;
+  tokenTtlMs: number;
+  maxBodyBytes: number;
+  duplicateWindowMs: number;
+  hunting: {
+    timeoutMs: number;
+    max: number;
+    onExhausted: "close" | "wait";
+    renotify: ((notice: RenotifyNotice, context: DeliveryContext) => Promise<void>) | undefined;
+  };
+  delivery: {
+    attemptTimeoutMs: number;
+    burstRetries: number;
+    burstMinDelayMs: number;
+    burstMaxDelayMs: number;
+    schedule: number[];
+    concurrency: number;
+    pollMs: number;
+  };
+  /** Undefined when conversations are kept until erased. */
+  retention: { closedAfterMs: number; sweepIntervalMs: number } | undefined;
+  loginRateLimit: { max: number; windowMs: number };
+  includeText: boolean;
+  clock: Clock;
+  workerId: string;
+}
+
+export function resolveOptions(input: BridgeOptions): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new BridgeConfigError(issue.path.map(String).join(".") || "(options)", issue.message);
+  }
+  input.consumers.forEach((consumer, i) => {
+    for (const secret of consumer.signingSecrets ?? []) {
+      try {
+        decodeStandardWebhookSecret(secret);
+      } catch {
+        throw new BridgeConfigError(`consumers.${i}.signingSecrets`, "expected whsec_<base64> or base64 secrets");
+      }
+    }
+  });
+  const helplines = new Map<string, HelplineTarget>(
+    isTarget(input.helplines) ? [["default", input.helplines]] : Object.entries(input.helplines),
+  );
+  if (helplines.size === 0) throw new BridgeConfigError("helplines", "expected at least one helpline target");
+  const first = helplines.keys().next().value as string;
+  const defaultRoute = (r: RouteInput) =>
+    [r.receiver, r.location].find((key): key is string => key !== undefined && helplines.has(key)) ?? first;
+  const d = input.delivery ?? {};
+  const schedule = d.schedule ?? [5_000, 30_000, 120_000, 300_000, 600_000];
+  const retention = resolveRetention(input.retention, schedule);
+  return {
+    store: input.store,
+    helplines,
+    route: input.route ?? defaultRoute,
+    chatbot: input.chatbot,
+    ticketerChatbot: input.ticketerChatbot,
+    ticketer: input.ticketer,
+    consumers: input.consumers,
+    basePath: input.basePath ?? "/api/",
+    tokenTtlMs: (input.tokenTtlS ?? 3600) * 1000,
+    maxBodyBytes: input.maxBodyBytes ?? 1024 * 1024,
+    duplicateWindowMs: input.duplicateWindowMs ?? 5000,
+    hunting: {
+      timeoutMs: (input.hunting?.timeoutS ?? 120) * 1000,
+      max: input.hunting?.max ?? 3,
+      onExhausted: input.hunting?.onExhausted ?? "close",
+      renotify: input.hunting?.renotify,
+    },
+    delivery: {
+      attemptTimeoutMs: d.attemptTimeoutMs ?? 15_000,
+      burstRetries: d.burstRetries ?? 2,
+      burstMinDelayMs: d.burstMinDelayMs ?? 250,
+      burstMaxDelayMs: d.burstMaxDelayMs ?? 2000,
+      schedule,
+      concurrency: d.concurrency ?? 16,
+      pollMs: d.pollMs ?? 1000,
+    },
+    retention,
+    loginRateLimit: { max: input.loginRateLimit?.max ?? 5, windowMs: (input.loginRateLimit?.windowS ?? 300) * 1000 },
+    includeText: input.events?.includeText ?? false,
+    clock: input.clock ?? { now: () => Date.now() },
+    workerId: input.workerId ?? `bridge-${crypto.randomUUID().slice(0, 8)}`,
+  };
+}
+
+function resolveRetention(retention: BridgeOptions["retention"], schedule: number[]): ResolvedOptions["retention"] {
+  if (!retention) return undefined;
+  const closedAfterMs = retention.closedAfterDays * 86_400_000;
+  const retrying = schedule.reduce((sum, ms) => sum + ms, 0);
+  if (closedAfterMs <= retrying) {
+    throw new BridgeConfigError(
+      "retention.closedAfterDays",
+      `must be longer than the delivery retry schedule (${Math.ceil(retrying / 1000)} s), so close notices still being retried are not purged`,
+    );
+  }
+  const sweepIntervalMs =
+    retention.sweepIntervalS !== undefined
+      ? retention.sweepIntervalS * 1000
+      : Math.max(1000, Math.min(3_600_000, closedAfterMs / 4));
+  return { closedAfterMs, sweepIntervalMs };
+}
+
+function isTarget(value: BridgeOptions["helplines"]): value is HelplineTarget {
+  return typeof (value as HelplineTarget).deliverMessage === "function";
+}

@@ -1,0 +1,290 @@
+import type { AuthenticatedConsumer, ConsumerAuth } from "../auth/consumer-auth";
+import { assertSource, impliedSide } from "../auth/consumer-auth";
+import type { ConversationService } from "../bridge/conversation-service";
+import type { BridgeEvents } from "../bridge/events";
+import { toEventError } from "../bridge/events";
+import type { ResolvedOptions } from "../bridge/options";
+import type { ChatSource, Conversation, Message } from "../domain/model";
+import { BridgeError } from "../errors/bridge-error";
+import { StoreUnavailableError } from "../store/errors";
+import { readBody } from "./read-body";
+import { errorResponse, json } from "./responses";
+import {
+  ackBodySchema,
+  chatBodySchema,
+  closeBodySchema,
+  listQuerySchema,
+  SESSION_PATTERN,
+  tokenBodySchema,
+} from "./schemas";
+import { parseWith } from "./validation";
+
+/** What a host may tell the handler about the connection (Web `Request` has no peer address). */
+export interface RequestInfo {
+  /** The client's address, used to rate-limit failed logins per address. */
+  remoteAddress?: string | undefined;
+}
+
+/** The bridge's whole HTTP surface: a Web-standard handler any host mounts. */
+export type BridgeHandler = (request: Request, info?: RequestInfo) => Promise<Response>;
+
+export interface GatewayDeps {
+  options: ResolvedOptions;
+  service: ConversationService;
+  auth: ConsumerAuth;
+  events: BridgeEvents;
+  ticketer?: ((request: Request) => Promise<Response>) | undefined;
+  openapi?: (() => unknown) | undefined;
+  verifySignature?: ((consumer: AuthenticatedConsumer, request: Request, raw: Uint8Array) => Promise<void>) | undefined;
+}
+
+type Route =
+  | { name: "health" }
+  | { name: "openapi" }
+  | { name: "token" }
+  | { name: "chats" }
+  | { name: "chat"; session: string }
+  | { name: "close"; session: string }
+  | { name: "ack"; session: string }
+  | { name: "ticketer"; rest: string };
+
+const ALLOWED: Record<Route["name"], string> = {
+  health: "GET",
+  openapi: "GET",
+  token: "POST",
+  chats: "GET, POST",
+  chat: "GET",
+  close: "POST",
+  ack: "POST",
+  ticketer: "POST",
+};
+
+/** Matches a path below the base path; trailing slashes as documented, and also without them. */
+export function matchRoute(rest: string): Route | undefined {
+  const parts = rest.split("/").filter((p, i, all) => p !== "" || i < all.length - 1);
+  if (parts.some((p) => p === "")) return undefined;
+  const [a, b, c, ...more] = parts;
+  if (a === "ticketer")
+    return { name: "ticketer", rest: `/${parts.slice(1).join("/")}${rest.endsWith("/") ? "/" : ""}` };
+  if (more.length > 0) return undefined;
+  if (a === "health" && b === undefined) return { name: "health" };
+  if (a === "openapi.json" && b === undefined) return { name: "openapi" };
+  if (a === "token" && b === undefined) return { name: "token" };
+  if (a !== "chat") return undefined;
+  if (b === undefined) return { name: "chats" };
+  if (!SESSION_PATTERN.test(b)) return undefined;
+  if (c === undefined) return { name: "chat", session: b };
+  if (c === "close") return { name: "close", session: b };
+  if (c === "ack") return { name: "ack", session: b };
+  return undefined;
+}
+
+export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
+  const { options, service, auth } = deps;
+  const base = options.basePath;
+
+  return async (request, info = {}) => {
+    try {
+      const path = new URL(request.url).pathname;
+      const rest = path === base.slice(0, -1) ? "" : path.startsWith(base) ? path.slice(base.length) : undefined;
+      const route = rest === undefined ? undefined : matchRoute(rest);
+      if (!route) throw new BridgeError("route_not_found", "no such route");
+      const allowed = ALLOWED[route.name];
+      if (!allowed.split(", ").includes(request.method) && !(request.method === "HEAD" && allowed.includes("GET"))) {
+        return errorResponse(new BridgeError("method_not_allowed", `use ${allowed}`), { allow: allowed });
+      }
+
+      switch (route.name) {
+        case "health":
+          try {
+            await options.store.ping();
+            return json(200, { status: "ok" });
+          } catch {
+            return json(
+              503,
+              { status: "unavailable", error: { code: "store_unavailable", message: "the store does not answer" } },
+              { "retry-after": "5" },
+            );
+          }
+        case "openapi":
+          if (!deps.openapi) throw new BridgeError("route_not_found", "no such route");
+          return json(200, deps.openapi());
+        case "ticketer": {
+          if (!deps.ticketer) throw new BridgeError("route_not_found", "the ticketer (style B) is not enabled");
+          const url = new URL(request.url);
+          url.pathname = route.rest;
+          return await deps.ticketer(new Request(url, request));
+        }
+        case "token": {
+          const body = await readBody(request, { maxBytes: options.maxBodyBytes, allowForm: true });
+          const { username, password } = parseWith(tokenBodySchema, body.value);
+          return json(200, await auth.login(username, password, info.remoteAddress));
+        }
+        default:
+          break;
+      }
+
+      const consumer = await auth.authenticate(request.headers.get("authorization"));
+      const isRead = request.method === "GET" || request.method === "HEAD";
+      const body = isRead
+        ? undefined
+        : await readBody(request, { maxBytes: options.maxBodyBytes, allowEmpty: route.name !== "chats" });
+      if (consumer.signingSecrets && deps.verifySignature) {
+        await deps.verifySignature(consumer, request, body?.raw ?? new Uint8Array(0));
+      }
+
+      switch (route.name) {
+        case "chats":
+          return isRead ? await listChats(request, deps) : await postChat(body!.value, consumer, service);
+        case "chat":
+          return await getConversation(route.session, deps);
+        case "close": {
+          const parsed = parseWith(closeBodySchema, body!.value);
+          const side = sideFor(consumer, parsed.chat_source);
+          const result = await service.close(route.session, side, parsed.reason);
+          return json(200, {
+            conversation_id: result.conversationId,
+            state: result.state,
+            closed_by: result.closedBy,
+            reason: result.reason ?? null,
+            changed: result.changed,
+          });
+        }
+        case "ack": {
+          const parsed = parseWith(ackBodySchema, body!.value);
+          const side = sideFor(consumer, parsed.chat_source);
+          const result = await service.ack({
+            conversationId: route.session,
+            messageId: parsed.message_id,
+            status: parsed.status,
+            by: side,
+            counselorName: parsed.sender_name,
+            reason: parsed.reason,
+          });
+          return json(200, result);
+        }
+      }
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) {
+        return errorResponse(
+          new BridgeError("store_unavailable", "the store is unavailable; nothing was accepted", { retryAfterS: 5 }),
+        );
+      }
+      if (!(error instanceof BridgeError)) {
+        deps.events.emit("error", { where: "handler", error: toEventError(error) });
+      }
+      return errorResponse(error);
+    }
+  };
+}
+
+async function postChat(value: unknown, consumer: AuthenticatedConsumer, service: ConversationService) {
+  const body = parseWith(chatBodySchema, value);
+  assertSource(consumer, body.chat_source);
+  const result =
+    body.chat_source === "WENI"
+      ? await service.acceptClientMessage({
+          conversationId: body.chat_session,
+          messageId: body.message_id,
+          text: body.chat_message,
+          attachments: body.attachments,
+          senderName: body.sender_name,
+          contact: body.chat_sender,
+          receiver: body.chat_receiver,
+          location: body.location,
+          risk: body.risk,
+          metadata: body.metadata,
+          origin: "webhook",
+        })
+      : await service.acceptCounselorMessage({
+          conversationId: body.chat_session,
+          messageId: body.message_id,
+          text: body.chat_message,
+          attachments: body.attachments,
+          counselorName: body.sender_name,
+          counselorExtension: body.chat_receiver,
+        });
+  const { duplicate, ...answer } = result;
+  return duplicate ? json(200, { ...answer, duplicate: true }) : json(201, answer);
+}
+
+/** close/ and ack/ speak for a side: the body's `chat_source`, or the only side the consumer speaks for. */
+function sideFor(consumer: AuthenticatedConsumer, source: ChatSource | undefined): "chatbot" | "helpline" {
+  if (source === undefined) {
+    const side = impliedSide(consumer);
+    if (!side) throw new BridgeError("missing_field", "chat_source is required", { field: "chat_source" });
+    return side;
+  }
+  const side = source === "WENI" ? "chatbot" : "helpline";
+  const allowed =
+    side === "chatbot"
+      ? consumer.sources.includes("WENI")
+      : consumer.sources.includes("OUTBOX") || consumer.sources.includes("HELPLINE");
+  if (!allowed) {
+    throw new BridgeError("forbidden_source", `this consumer may not speak for chat_source ${source}`, {
+      field: "chat_source",
+    });
+  }
+  return side;
+}
+
+async function listChats(request: Request, deps: GatewayDeps): Promise<Response> {
+  const query = parseWith(listQuerySchema, Object.fromEntries(new URL(request.url).searchParams));
+  const page = await storeCall(() =>
+    deps.options.store.listMessages({ conversationId: query.session, before: query.cursor, limit: query.limit ?? 50 }),
+  );
+  return json(200, { results: page.messages.map(messageView), next_cursor: page.nextCursor ?? null });
+}
+
+async function getConversation(session: string, deps: GatewayDeps): Promise<Response> {
+  const conversation = await storeCall(() => deps.options.store.getConversation(session));
+  if (!conversation) throw new BridgeError("conversation_not_found", "no conversation with that chat_session");
+  const messages = await storeCall(() => deps.options.store.conversationMessages(session));
+  return json(200, { ...conversationView(conversation), messages: messages.map(messageView) });
+}
+
+async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof BridgeError) throw error;
+    throw new BridgeError("store_unavailable", "the store is unavailable", { retryAfterS: 5 });
+  }
+}
+
+/** A conversation as the API shows it. */
+export function conversationView(c: Conversation) {
+  return {
+    conversation_id: c.id,
+    state: c.state,
+    origin: c.origin,
+    helpline: c.helpline,
+    chat_sender: c.contact,
+    counselor_name: c.counselorName ?? null,
+    closed_by: c.closedBy ?? null,
+    close_reason: c.closeReason ?? null,
+    closed_at: c.closedAt ?? null,
+    hunt_count: c.huntCount,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+  };
+}
+
+/** A message as the API shows it (legacy field names where they exist). */
+export function messageView(m: Message) {
+  return {
+    uuid: m.uuid,
+    chat_session: m.conversationId,
+    message_id: m.messageId,
+    chat_source: m.source,
+    direction: m.direction,
+    status: m.status,
+    chat_message: m.text ?? null,
+    attachments: m.attachments,
+    sender_name: m.senderName ?? null,
+    chat_receiver: m.receiver ?? null,
+    last_error: m.lastError ?? null,
+    created_at: m.createdAt,
+    updated_at: m.updatedAt,
+  };
+}

@@ -1,0 +1,157 @@
+import { z } from "zod";
+import {
+  acceptAnswerSchema,
+  ackAnswerSchema,
+  closeAnswerSchema,
+  conversationAnswerSchema,
+  errorAnswerSchema,
+  healthAnswerSchema,
+  listAnswerSchema,
+  tokenAnswerSchema,
+} from "./answer-schemas";
+import { ackBodySchema, chatBodySchema, closeBodySchema, tokenBodySchema } from "./schemas";
+
+const schema = (s: z.ZodType) => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+};
+
+const json = (ref: string) => ({
+  content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { description: ERROR_TEXT[c] ?? "error", ...json("Error") }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: "malformed JSON, or a field invalid or missing",
+  401: "no credentials, wrong or expired token, bad signature",
+  403: "consumer not allowed to speak for that chat_source",
+  404: "unknown conversation, message or route",
+  409: "conversation closed, or a transition not allowed in its state",
+  413: "body over the limit",
+  415: "not application/json",
+  429: "too many failed logins (Retry-After)",
+  503: "the store is unavailable; nothing was accepted (Retry-After)",
+};
+const session = {
+  name: "session",
+  in: "path",
+  required: true,
+  schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" },
+};
+const security = [{ token: [] }];
+
+/** The OpenAPI 3.1 document of the gateway API, generated from the same zod schemas the handler uses. */
+export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
+  const p = (path: string) => `${basePath}${path}`;
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "openchs-bridge gateway API",
+      version: "0.1.0",
+      description:
+        "The bridge between RapidPro/Weni chatbots and OpenCHS helplines (style A, legacy-compatible). Paths are also accepted without their trailing slash.",
+    },
+    components: {
+      securitySchemes: {
+        token: {
+          type: "apiKey",
+          in: "header",
+          name: "Authorization",
+          description: "`Token <token>` (or `Bearer <token>`) from POST token/",
+        },
+      },
+      schemas: {
+        TokenRequest: schema(tokenBodySchema),
+        Token: schema(tokenAnswerSchema),
+        ChatMessage: schema(chatBodySchema),
+        Accepted: schema(acceptAnswerSchema),
+        CloseRequest: schema(closeBodySchema),
+        Closed: schema(closeAnswerSchema),
+        AckRequest: schema(ackBodySchema),
+        Ack: schema(ackAnswerSchema),
+        MessageList: schema(listAnswerSchema),
+        Conversation: schema(conversationAnswerSchema),
+        Health: schema(healthAnswerSchema),
+        Error: schema(errorAnswerSchema),
+      },
+    },
+    paths: {
+      [p("token/")]: {
+        post: {
+          summary: "Log in: a time-bound, revocable token",
+          requestBody: { required: true, ...json("TokenRequest") },
+          responses: { "200": { description: "the token", ...json("Token") }, ...errors(400, 401, 413, 415, 429) },
+        },
+      },
+      [p("chat/")]: {
+        get: {
+          summary: "Chat messages, newest first, paginated",
+          security,
+          parameters: [
+            { name: "session", in: "query", schema: { type: "string" } },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 500, default: 50 } },
+            { name: "cursor", in: "query", schema: { type: "integer" } },
+          ],
+          responses: { "200": { description: "a page", ...json("MessageList") }, ...errors(400, 401, 503) },
+        },
+        post: {
+          summary: "A client message (chat_source WENI) or a counselor reply (OUTBOX)",
+          security,
+          requestBody: { required: true, ...json("ChatMessage") },
+          responses: {
+            "201": { description: "stored durably; delivery is reported by acks", ...json("Accepted") },
+            "200": { description: "a duplicate: the first answer, with duplicate: true", ...json("Accepted") },
+            ...errors(400, 401, 403, 404, 409, 413, 415, 503),
+          },
+        },
+      },
+      [p("chat/{session}/")]: {
+        get: {
+          summary: "A conversation with its messages and their delivery status",
+          security,
+          parameters: [session],
+          responses: { "200": { description: "the conversation", ...json("Conversation") }, ...errors(401, 404, 503) },
+        },
+      },
+      [p("chat/{session}/close/")]: {
+        post: {
+          summary: "End the conversation and tell the other side (closing twice is a no-op)",
+          security,
+          parameters: [session],
+          requestBody: { required: false, ...json("CloseRequest") },
+          responses: {
+            "200": { description: "closed", ...json("Closed") },
+            ...errors(400, 401, 403, 404, 413, 415, 503),
+          },
+        },
+      },
+      [p("chat/{session}/ack/")]: {
+        post: {
+          summary: "Acknowledge delivery or reading of a message received (status only moves forward)",
+          security,
+          parameters: [session],
+          requestBody: { required: true, ...json("AckRequest") },
+          responses: {
+            "200": { description: "the message's status", ...json("Ack") },
+            ...errors(400, 401, 403, 404, 413, 415, 503),
+          },
+        },
+      },
+      [p("health")]: {
+        get: {
+          summary: "Liveness: 200 when the store answers",
+          responses: {
+            "200": { description: "ok", ...json("Health") },
+            "503": { description: "store unavailable", ...json("Health") },
+          },
+        },
+      },
+      [p("openapi.json")]: {
+        get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } },
+      },
+    },
+  };
+}
