@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from "node:fs";
+import { ConfigError, helpText, loadConfig, parseDotEnv } from "./config";
+import { startGateway } from "./serve";
+import { openStore } from "./store";
+
+// A closed stdout (a log pipe that went away) must not take the gateway down with it: log lines are
+// lost, deliveries go on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
+function environment(): Record<string, string | undefined> {
+  const env = { ...process.env };
+  if (existsSync(".env")) {
+    for (const [name, value] of Object.entries(parseDotEnv(readFileSync(".env", "utf8")))) env[name] ??= value;
+  }
+  return env;
+}
+
+const SESSION = /^[A-Za-z0-9_-]{1,100}$/;
+
+/**
+ * `openchs-bridge erase <conversation_id>…`: erasure on request. Deletes each conversation with its
+ * messages and pending deliveries from the configured store; one JSON line per id.
+ */
+async function erase(ids: string[]): Promise<void> {
+  if (ids.length === 0 || ids.some((id) => !SESSION.test(id))) {
+    process.stderr.write("openchs-bridge: erase takes one or more conversation ids (chat_session values)\n");
+    process.exitCode = 2;
+    return;
+  }
+  const config = loadConfig(environment());
+  if (config.BRIDGE_STORE === "memory") {
+    throw new ConfigError("BRIDGE_STORE", "BRIDGE_STORE=memory keeps nothing another process could erase");
+  }
+  const { store } = openStore(config.BRIDGE_STORE);
+  try {
+    for (const id of ids) {
+      const erased = await store.deleteConversation(id);
+      process.stdout.write(`${JSON.stringify({ event: erased ? "erased" : "not_found", conversation_id: id })}\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig(environment());
+  const line = (event: string, extra: Record<string, unknown> = {}) =>
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...extra })}\n`);
+  // Listen before the background work starts: a hunting deadline that passed while the gateway was
+  // down fires during the start itself, and must be logged like any other.
+  const gateway = await startGateway(config, {
+    onComposed({ bridge }) {
+      for (const name of ["conversation.closed", "delivery.dead_letter", "hunt.timeout", "error"] as const) {
+        bridge.events.on(name, (payload: unknown) => line(name, { payload }));
+      }
+    },
+  });
+  line("listening", { url: gateway.url, store: gateway.storeDescription });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      line("shutting down", { signal });
+      gateway.shutdown().then(
+        () => {
+          line("stopped");
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = "--help", ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help" || rest.includes("--help")) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  if (command === "serve") return serve();
+  if (command === "erase") return erase(rest);
+  process.stderr.write(`openchs-bridge: unknown command "${command}"\n\n${helpText()}\n`);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`openchs-bridge: ${error.message}\nRun "openchs-bridge serve --help" for every variable.\n`);
+  } else {
+    process.stderr.write(`openchs-bridge: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

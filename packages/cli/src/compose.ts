@@ -1,0 +1,107 @@
+import { type Bridge, type Clock, createBridge, type Store } from "@openchs-bridge/core";
+import { createOpenChsHelplineClient, createOpenChsHelplineTarget } from "@openchs-bridge/openchs-client";
+import {
+  createRapidProChatbotTarget,
+  createRapidProClient,
+  createTicketerCallbackClient,
+  createTicketerChatbotTarget,
+  createTicketerHandler,
+} from "@openchs-bridge/rapidpro-adapter";
+import type { GatewayConfig } from "./config";
+import { openStore } from "./store";
+
+export interface ComposedGateway {
+  bridge: Bridge;
+  store: Store;
+  storeDescription: string;
+}
+
+/**
+ * Builds the bridge a configuration describes: the store, the OpenCHS helpline client and target,
+ * the RapidPro client and target, and style B when `TICKETER_API_TOKEN` is set. Only composition:
+ * no protocol logic lives here. The upstream clients do not retry by themselves: the bridge's
+ * durable outbox owns retries, so a failed attempt is never retried twice over.
+ */
+export function composeGateway(
+  config: GatewayConfig,
+  overrides: { store?: Store; fetch?: typeof fetch; clock?: Clock } = {},
+): ComposedGateway {
+  const opened = overrides.store ? { store: overrides.store, description: "provided" } : openStore(config.BRIDGE_STORE);
+  // Shorter than the bridge's 15 s attempt timeout, so an upstream timeout is reported as one.
+  const transport = {
+    retry: false as const,
+    timeoutMs: 10_000,
+    ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+  };
+
+  const helplineClient = createOpenChsHelplineClient({
+    baseUrl: config.HELPLINE_URL,
+    username: config.HELPLINE_USERNAME,
+    password: config.HELPLINE_PASSWORD,
+    messageEncoding: config.HELPLINE_MESSAGE_ENCODING,
+    ...transport,
+  });
+  const rapidpro = createRapidProClient({
+    baseUrl: config.RAPIDPRO_URL,
+    token: config.RAPIDPRO_TOKEN,
+    // RapidPro serves its API over https only; plain http is allowed for a sandbox on this machine.
+    allowHttp: isLoopback(config.RAPIDPRO_URL),
+    ...(config.RAPIDPRO_FLAVOUR ? { flavour: config.RAPIDPRO_FLAVOUR } : {}),
+    ...transport,
+  });
+  const chatbot = createRapidProChatbotTarget({
+    client: rapidpro,
+    closeFlow: config.RAPIDPRO_CLOSE_FLOW,
+    ...(config.CHATBOT_ACK_URL
+      ? {
+          ack: {
+            url: config.CHATBOT_ACK_URL,
+            ...(config.CHATBOT_ACK_TOKEN ? { token: config.CHATBOT_ACK_TOKEN } : {}),
+          },
+        }
+      : {}),
+    ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
+  });
+
+  const ticketer =
+    config.TICKETER_API_TOKEN && config.TICKETER_CALLBACK_URL && config.TICKETER_WEBHOOK_SECRET
+      ? {
+          token: config.TICKETER_API_TOKEN,
+          target: createTicketerChatbotTarget({
+            callback: createTicketerCallbackClient({
+              callbackUrl: config.TICKETER_CALLBACK_URL,
+              secret: config.TICKETER_WEBHOOK_SECRET,
+              ...transport,
+            }),
+          }),
+        }
+      : undefined;
+
+  const bridge = createBridge({
+    store: opened.store,
+    helplines: createOpenChsHelplineTarget({ client: helplineClient }),
+    chatbot,
+    ...(ticketer
+      ? {
+          ticketerChatbot: ticketer.target,
+          ticketer: (conversations) => createTicketerHandler({ apiToken: ticketer.token, conversations }),
+        }
+      : {}),
+    consumers: config.BRIDGE_CONSUMERS,
+    basePath: config.BRIDGE_BASE_PATH,
+    tokenTtlS: config.BRIDGE_TOKEN_TTL,
+    maxBodyBytes: config.BRIDGE_MAX_BODY_BYTES,
+    hunting: { timeoutS: config.HUNT_TIMEOUT_S, max: config.HUNT_MAX },
+    delivery: { schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000) },
+    ...(config.BRIDGE_RETENTION_DAYS !== undefined
+      ? { retention: { closedAfterDays: config.BRIDGE_RETENTION_DAYS } }
+      : {}),
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+  });
+  return { bridge, store: opened.store, storeDescription: opened.description };
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === "localhost" || host === "[::1]" || host.startsWith("127.");
+}

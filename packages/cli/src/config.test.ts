@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, helpText, loadConfig, parseDotEnv, VARIABLES } from "./config";
+
+const valid = {
+  BRIDGE_CONSUMERS: JSON.stringify([
+    { username: "weni", password: "weni-password", sources: ["WENI"] },
+    { username: "helpline", password: "helpline-password", sources: ["OUTBOX", "HELPLINE"] },
+  ]),
+  HELPLINE_URL: "http://127.0.0.1:9001/helpline/api/",
+  HELPLINE_USERNAME: "bridge",
+  HELPLINE_PASSWORD: "helpline-api-secret",
+  RAPIDPRO_URL: "http://127.0.0.1:9002/api/v2/",
+  RAPIDPRO_TOKEN: "rapidpro-api-token",
+  RAPIDPRO_CLOSE_FLOW: "5a5c3c4e-0000-4000-8000-000000000001",
+};
+
+const failure = (env: Record<string, string | undefined>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("loadConfig", () => {
+  it("applies PROTOCOL.md's defaults", () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({
+      PORT: 8080,
+      HOST: "127.0.0.1",
+      BRIDGE_BASE_PATH: "/api/",
+      BRIDGE_STORE: "sqlite:./data/bridge.db",
+      BRIDGE_TOKEN_TTL: 3600,
+      HUNT_TIMEOUT_S: 120,
+      HUNT_MAX: 3,
+      HELPLINE_MESSAGE_ENCODING: "plain",
+    });
+    expect(config.BRIDGE_CONSUMERS).toHaveLength(2);
+  });
+
+  it.each([
+    ["HELPLINE_URL", { HELPLINE_URL: undefined }, /HELPLINE_URL is required/],
+    ["HELPLINE_URL", { HELPLINE_URL: "ftp://x" }, /HELPLINE_URL must be an http\(s\) URL/],
+    ["PORT", { PORT: "eighty" }, /PORT must be a number/],
+    ["PORT", { PORT: "70000" }, /PORT must be at most 65535/],
+    ["BRIDGE_STORE", { BRIDGE_STORE: "mysql://x" }, /BRIDGE_STORE must be sqlite:<file>, memory or postgres/],
+    ["BRIDGE_CONSUMERS", { BRIDGE_CONSUMERS: "[{" }, /BRIDGE_CONSUMERS must be JSON/],
+    ["BRIDGE_CONSUMERS", { BRIDGE_CONSUMERS: undefined }, /BRIDGE_CONSUMERS is required/],
+    ["BRIDGE_BASE_PATH", { BRIDGE_BASE_PATH: "api" }, /leading and trailing slash/],
+    [
+      "TICKETER_CALLBACK_URL",
+      { TICKETER_API_TOKEN: "t".repeat(20) },
+      /TICKETER_CALLBACK_URL is required when TICKETER_API_TOKEN/,
+    ],
+  ])("names %s when it is missing or invalid", (variable, change, message) => {
+    const error = failure({ ...valid, ...change });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it("never shows a password in the error about BRIDGE_CONSUMERS", () => {
+    const error = failure({
+      ...valid,
+      BRIDGE_CONSUMERS: JSON.stringify([{ username: "a", password: "short", sources: ["WENI"] }]),
+    });
+    expect(error.message).toMatch(/BRIDGE_CONSUMERS\[0\]\.password/);
+    expect(error.message).not.toContain('short"');
+    expect(error.message).not.toMatch(/"short"/);
+  });
+
+  it("reads the retry schedule and the retention period", () => {
+    expect(loadConfig(valid).BRIDGE_RETRY_SCHEDULE_S).toEqual([5, 30, 120, 300, 600]);
+    expect(loadConfig(valid).BRIDGE_RETENTION_DAYS).toBeUndefined();
+    const set = loadConfig({ ...valid, BRIDGE_RETRY_SCHEDULE_S: "1, 2,60", BRIDGE_RETENTION_DAYS: "30.5" });
+    expect(set.BRIDGE_RETRY_SCHEDULE_S).toEqual([1, 2, 60]);
+    expect(set.BRIDGE_RETENTION_DAYS).toBe(30.5);
+    expect(failure({ ...valid, BRIDGE_RETRY_SCHEDULE_S: "5,,30" }).variable).toBe("BRIDGE_RETRY_SCHEDULE_S");
+    expect(failure({ ...valid, BRIDGE_RETRY_SCHEDULE_S: "5m" }).message).toMatch(/whole seconds/);
+    expect(failure({ ...valid, BRIDGE_RETENTION_DAYS: "0" }).message).toMatch(
+      /BRIDGE_RETENTION_DAYS must be more than 0/,
+    );
+    expect(failure({ ...valid, BRIDGE_RETENTION_DAYS: "week" }).variable).toBe("BRIDGE_RETENTION_DAYS");
+  });
+
+  it("treats blank values as unset", () => {
+    expect(loadConfig({ ...valid, PORT: "  " }).PORT).toBe(8080);
+  });
+});
+
+describe("parseDotEnv", () => {
+  it("reads NAME=value lines, quotes, comments and export", () => {
+    expect(
+      parseDotEnv(`# comment\nPORT=9000\nexport HOST=0.0.0.0\nA="two words"\nB='x#y'\nC=value # trailing\n\nbad line`),
+    ).toEqual({ PORT: "9000", HOST: "0.0.0.0", A: "two words", B: "x#y", C: "value" });
+  });
+});
+
+describe("helpText", () => {
+  it("lists every variable", () => {
+    const text = helpText();
+    for (const v of VARIABLES) expect(text).toContain(v.name);
+  });
+});
+
+describe("docs/configuration.md", () => {
+  it("documents every variable with its default", async () => {
+    const { readFileSync } = await import("node:fs");
+    const doc = readFileSync(new URL("../../../docs/configuration.md", import.meta.url), "utf8");
+    for (const v of VARIABLES) {
+      expect(doc).toContain(`| \`${v.name}\` |`);
+      if (v.default !== undefined) expect(doc).toContain(`\`${v.default}\``);
+    }
+  });
+});
+
+describe("docs/configuration.md descriptions", () => {
+  it("matches each variable's description", async () => {
+    const { readFileSync } = await import("node:fs");
+    const doc = readFileSync(new URL("../../../docs/configuration.md", import.meta.url), "utf8");
+    for (const v of VARIABLES) expect(doc).toContain(`| \`${v.name}\` | ${v.description.replace(/\|/g, "\\|")} |`);
+  });
+});

@@ -1,0 +1,240 @@
+import { z } from "zod";
+
+/** One environment variable of `openchs-bridge serve`: what `serve --help` lists. */
+export interface VariableDoc {
+  name: string;
+  description: string;
+  default?: string;
+  required?: boolean;
+  secret?: boolean;
+}
+
+/** Every variable, in the order `--help` and docs/configuration.md list them. */
+export const VARIABLES: VariableDoc[] = [
+  { name: "PORT", description: "listen port", default: "8080" },
+  { name: "HOST", description: "listen address", default: "127.0.0.1" },
+  { name: "BRIDGE_BASE_PATH", description: "mount point of the gateway API", default: "/api/" },
+  {
+    name: "BRIDGE_STORE",
+    description: "sqlite:<file>, memory, or postgres://…[?schema=<name>] (several instances on one database)",
+    default: "sqlite:./data/bridge.db",
+    secret: true,
+  },
+  {
+    name: "BRIDGE_CONSUMERS",
+    description: 'JSON: [{"username","password","sources":["WENI"]}, …] (password ≥ 8 chars)',
+    required: true,
+    secret: true,
+  },
+  { name: "BRIDGE_TOKEN_TTL", description: "token lifetime, seconds", default: "3600" },
+  { name: "BRIDGE_MAX_BODY_BYTES", description: "largest request body", default: "1048576" },
+  { name: "HELPLINE_URL", description: "OpenCHS core API, e.g. https://host/helpline/api/", required: true },
+  { name: "HELPLINE_USERNAME", description: "helpline API user", required: true },
+  { name: "HELPLINE_PASSWORD", description: "helpline API password", required: true, secret: true },
+  {
+    name: "HELPLINE_MESSAGE_ENCODING",
+    description: "plain, or base64 (2025 gateways: message base64 + mime)",
+    default: "plain",
+  },
+  { name: "RAPIDPRO_URL", description: "RapidPro API v2, e.g. https://host/api/v2/", required: true },
+  { name: "RAPIDPRO_TOKEN", description: "RapidPro API token", required: true, secret: true },
+  { name: "RAPIDPRO_FLAVOUR", description: "v7, weni or nyaruka (else detected once from the server)" },
+  {
+    name: "RAPIDPRO_CLOSE_FLOW",
+    description: "flow UUID started when the helpline closes or hunting is given up",
+    required: true,
+  },
+  { name: "CHATBOT_ACK_URL", description: "where delivery acks for the chatbot go (optional)" },
+  { name: "CHATBOT_ACK_TOKEN", description: "Authorization token for CHATBOT_ACK_URL", secret: true },
+  { name: "HUNT_TIMEOUT_S", description: "seconds to wait for a counselor before re-notifying", default: "120" },
+  { name: "HUNT_MAX", description: "re-notifications before giving up (no_counselor)", default: "3" },
+  {
+    name: "BRIDGE_RETRY_SCHEDULE_S",
+    description: "waits between delivery retry rounds, seconds, comma-separated; then the dead letter",
+    default: "5,30,120,300,600",
+  },
+  {
+    name: "BRIDGE_RETENTION_DAYS",
+    description: "delete conversations closed longer ago than this many days (fractions allowed); unset: keep",
+  },
+  {
+    name: "TICKETER_API_TOKEN",
+    description: "style B: the Bearer token mailroom sends; style B is off when unset",
+    secret: true,
+  },
+  { name: "TICKETER_CALLBACK_URL", description: "style B: mailroom's …/event_callback/{ticketer_uuid}" },
+  { name: "TICKETER_WEBHOOK_SECRET", description: "style B: HMAC secret for signing callbacks", secret: true },
+  { name: "BRIDGE_LOG", description: "request log: json (one line per request), or off", default: "json" },
+];
+
+const int = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ message: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`);
+
+const url = (name: string) => z.url({ message: `${name} must be an http(s) URL`, protocol: /^https?$/ });
+
+const consumersSchema = z.array(
+  z.object({
+    username: z.string().min(1),
+    password: z.string().min(8, "passwords must be at least 8 characters"),
+    sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
+    signingSecrets: z.array(z.string().min(1)).optional(),
+  }),
+);
+
+/** The schema of the environment `openchs-bridge serve` reads (every variable of {@link VARIABLES}). */
+export const envSchema = z.object({
+  PORT: int("PORT", 0, 65535).default(8080),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  BRIDGE_BASE_PATH: z
+    .string()
+    .regex(/^\/([A-Za-z0-9._~-]+\/)*$/, "BRIDGE_BASE_PATH must look like /api/ (leading and trailing slash)")
+    .default("/api/"),
+  BRIDGE_STORE: z
+    .string()
+    .regex(/^(sqlite:.+|memory|postgres(ql)?:\/\/.+)$/, "BRIDGE_STORE must be sqlite:<file>, memory or postgres://…")
+    .default("sqlite:./data/bridge.db"),
+  BRIDGE_CONSUMERS: z.string({ message: "BRIDGE_CONSUMERS is required" }).transform((text, ctx) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "BRIDGE_CONSUMERS must be JSON" });
+      return z.NEVER;
+    }
+    const parsed = consumersSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      // Name the path, never the value: it holds passwords.
+      ctx.addIssue({
+        code: "custom",
+        message: `BRIDGE_CONSUMERS[${issue.path.join("].")}: ${issue.message.replace(/, received .*/, "")}`,
+      });
+      return z.NEVER;
+    }
+    return parsed.data;
+  }),
+  BRIDGE_TOKEN_TTL: int("BRIDGE_TOKEN_TTL", 1, 31_536_000).default(3600),
+  BRIDGE_MAX_BODY_BYTES: int("BRIDGE_MAX_BODY_BYTES", 1024, 100 * 1024 * 1024).default(1_048_576),
+  HELPLINE_URL: url("HELPLINE_URL"),
+  HELPLINE_USERNAME: z.string({ message: "HELPLINE_USERNAME is required" }).min(1),
+  HELPLINE_PASSWORD: z.string({ message: "HELPLINE_PASSWORD is required" }).min(1),
+  HELPLINE_MESSAGE_ENCODING: z.enum(["plain", "base64"]).default("plain"),
+  RAPIDPRO_URL: url("RAPIDPRO_URL"),
+  RAPIDPRO_TOKEN: z.string({ message: "RAPIDPRO_TOKEN is required" }).min(1),
+  RAPIDPRO_FLAVOUR: z.enum(["v7", "weni", "nyaruka"]).optional(),
+  RAPIDPRO_CLOSE_FLOW: z.string({ message: "RAPIDPRO_CLOSE_FLOW is required" }).min(1),
+  CHATBOT_ACK_URL: url("CHATBOT_ACK_URL").optional(),
+  CHATBOT_ACK_TOKEN: z.string().min(1).optional(),
+  HUNT_TIMEOUT_S: int("HUNT_TIMEOUT_S", 1, 86_400).default(120),
+  HUNT_MAX: int("HUNT_MAX", 0, 100).default(3),
+  BRIDGE_RETRY_SCHEDULE_S: z
+    .string()
+    .regex(
+      /^\s*\d{1,7}\s*(,\s*\d{1,7}\s*){0,49}$/,
+      "BRIDGE_RETRY_SCHEDULE_S must list whole seconds separated by commas, e.g. 5,30,120",
+    )
+    .default("5,30,120,300,600")
+    .transform((text) => text.split(",").map((s) => Number(s.trim()))),
+  BRIDGE_RETENTION_DAYS: z.coerce
+    .number({ message: "BRIDGE_RETENTION_DAYS must be a number" })
+    .positive("BRIDGE_RETENTION_DAYS must be more than 0")
+    .max(36_500, "BRIDGE_RETENTION_DAYS must be at most 36500")
+    .optional(),
+  TICKETER_API_TOKEN: z.string().min(16, "TICKETER_API_TOKEN must be at least 16 characters").optional(),
+  TICKETER_CALLBACK_URL: url("TICKETER_CALLBACK_URL").optional(),
+  TICKETER_WEBHOOK_SECRET: z.string().min(16, "TICKETER_WEBHOOK_SECRET must be at least 16 characters").optional(),
+  BRIDGE_LOG: z.enum(["json", "off"]).default("json"),
+});
+
+/** The validated configuration: every variable, with defaults filled in. */
+export type GatewayConfig = z.output<typeof envSchema>;
+
+/** A missing or invalid variable: the message names it, and never shows a secret's value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the configuration from an environment (blank values count as unset). */
+export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
+  const cleaned = Object.fromEntries(
+    VARIABLES.map((v) => [v.name, env[v.name]?.trim() === "" ? undefined : env[v.name]?.trim()]),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? "environment");
+    const missing = issue.code === "invalid_type" && cleaned[variable] === undefined;
+    const message = missing
+      ? `${variable} is required: ${describe(variable)}`
+      : issue.message.includes(variable)
+        ? issue.message
+        : `${variable}: ${issue.message}`;
+    throw new ConfigError(variable, message);
+  }
+  const config = parsed.data;
+  if (config.TICKETER_API_TOKEN && (!config.TICKETER_CALLBACK_URL || !config.TICKETER_WEBHOOK_SECRET)) {
+    const variable = config.TICKETER_CALLBACK_URL ? "TICKETER_WEBHOOK_SECRET" : "TICKETER_CALLBACK_URL";
+    throw new ConfigError(
+      variable,
+      `${variable} is required when TICKETER_API_TOKEN is set (style B): ${describe(variable)}`,
+    );
+  }
+  return config;
+}
+
+function describe(name: string): string {
+  return VARIABLES.find((v) => v.name === name)?.description ?? "";
+}
+
+/** Parses a `.env` file: `NAME=value` lines, `#` comments, optional quotes. Existing variables win. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trim().startsWith("#")) continue;
+    let value = match[2]!;
+    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
+      value = value.slice(1, -1);
+      if (match[2]!.startsWith('"')) value = value.replace(/\\n/g, "\n");
+    } else {
+      value = value.replace(/\s+#.*$/, "");
+    }
+    out[match[1]!] = value;
+  }
+  return out;
+}
+
+/** `serve --help`. */
+export function helpText(): string {
+  const width = Math.max(...VARIABLES.map((v) => v.name.length));
+  const lines = VARIABLES.map((v) => {
+    const tags = [v.required ? "required" : undefined, v.default !== undefined ? `default ${v.default}` : undefined]
+      .filter(Boolean)
+      .join(", ");
+    return `  ${v.name.padEnd(width)}  ${v.description}${tags ? ` (${tags})` : ""}`;
+  });
+  return [
+    "Usage: openchs-bridge serve",
+    "       openchs-bridge erase <conversation_id>…",
+    "",
+    "serve runs the gateway, configured from the environment (a .env file in the working directory is",
+    "read when present; variables already set win). erase deletes conversations, with their messages",
+    "and pending deliveries, from the same BRIDGE_STORE (erasure on request).",
+    "",
+    "Variables:",
+    ...lines,
+    "",
+    "In the repository, `npm run demo` plays a whole conversation against simulators, and",
+    "`npm start --workspace examples/sandbox` runs the simulators for you to point this gateway at.",
+  ].join("\n");
+}

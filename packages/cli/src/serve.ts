@@ -1,0 +1,63 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type ComposedGateway, composeGateway } from "./compose";
+import type { GatewayConfig } from "./config";
+import { toNodeListener } from "./node-http";
+import { type LogSink, withRequestLog } from "./request-log";
+
+export interface RunningGateway extends ComposedGateway {
+  server: Server;
+  /** e.g. http://127.0.0.1:8080/api/ */
+  url: string;
+  /** Stops accepting, finishes in-flight requests, stops delivery (leaving the outbox consistent), closes the store. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the gateway on node:http: the composed bridge, its background work, one log line per request. */
+export async function startGateway(
+  config: GatewayConfig,
+  options: {
+    log?: LogSink;
+    fetch?: typeof fetch;
+    /**
+     * Called once the gateway is composed, before its background work starts: listen to
+     * `bridge.events` here to see what the start itself does (deadlines that passed while the
+     * gateway was down fire at once, left-over deliveries resume).
+     */
+    onComposed?: (gateway: ComposedGateway) => void;
+  } = {},
+): Promise<RunningGateway> {
+  const composed = composeGateway(config, options.fetch ? { fetch: options.fetch } : {});
+  options.onComposed?.(composed);
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const handler = config.BRIDGE_LOG === "json" ? withRequestLog(composed.bridge.handler, log) : composed.bridge.handler;
+  // Node checks these timeouts every `connectionsCheckingInterval` (30 s by default), which let a
+  // slowloris connection live up to 45 s instead of 15: check every second.
+  const server = createServer({ connectionsCheckingInterval: 1000 }, toNodeListener(handler));
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+  await composed.bridge.start();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
+  let closing: Promise<void> | undefined;
+  return {
+    ...composed,
+    server,
+    url: `http://${host}:${port}${config.BRIDGE_BASE_PATH}`,
+    shutdown() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await composed.bridge.stop();
+        await composed.store.close();
+      })();
+      return closing;
+    },
+  };
+}
