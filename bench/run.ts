@@ -1,0 +1,658 @@
+/**
+ * `npm run bench`: the bridge measured side by side with bare node:http baselines, in one run on
+ * one machine, so that the figures that matter are ratios. Prints a table and writes
+ * `bench/results.json`; docs/performance.md explains every figure.
+ *
+ *   npm run bench                 full run (a few minutes)
+ *   npm run bench -- --smoke      every scenario, tiny sizes, ~20 s (CI: checks the harness, not speed)
+ *   npm run bench -- --profile    also profile each serving bridge (--cpu-prof) and print its top costs
+ *   npm run bench -- --only accept,memory   some scenarios: accept (with delivery), single-flight, memory, cold-start
+ *   npm run bench -- --store memory         accept and single-flight on the memory store (to see the store's share)
+ *
+ * Exits non-zero when something is wrong rather than slow: a non-2xx answer, a message not
+ * delivered, delivered twice, or more than one upstream login. Speed targets are reported, never
+ * asserted.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  type BridgeProcess,
+  chatBody,
+  cpuMs,
+  forkScript,
+  type IpcChild,
+  type LoadResult,
+  loadChat,
+  login,
+  MB,
+  median,
+  nowMs,
+  paceChat,
+  quantile,
+  ROOT,
+  round,
+  rssBytes,
+  sleep,
+  startBridge,
+} from "./lib";
+import { formatProfile, type ProfileSummary, summariseProfile } from "./profile";
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    only: { type: "string" },
+    store: { type: "string", default: "sqlite" },
+  },
+});
+const SMOKE = values.smoke;
+const SCENARIOS = ["accept", "single-flight", "memory", "cold-start"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const only = values.only?.split(",").map((s) => s.trim());
+for (const name of only ?? []) {
+  if (!SCENARIOS.includes(name as Scenario)) throw new Error(`unknown scenario ${name}: ${SCENARIOS.join(", ")}`);
+}
+const enabled = (name: Scenario) => !only || only.includes(name);
+if (values.store !== "sqlite" && values.store !== "memory") throw new Error("--store is sqlite or memory");
+/** `BRIDGE_STORE` of the accept and single-flight bridges: a sqlite file in the run's directory, or memory. */
+const storeSpec = (name: string) => (values.store === "memory" ? "memory" : `sqlite:${join(work, `${name}.db`)}`);
+
+/** Sizes and durations: the full run, or the CI smoke (every path exercised, seconds in all). */
+const CONFIG = SMOKE
+  ? {
+      durationS: 1,
+      warmupS: 0,
+      rounds: 1,
+      connections: 16,
+      conversations: 1000,
+      singleFlight: 200,
+      seedConversations: 2000,
+      messagesPerConversation: 10,
+      memoryStoreSizes: [100, 1000],
+      coldStarts: 1,
+    }
+  : {
+      durationS: 5,
+      warmupS: 2,
+      rounds: 2,
+      connections: 32,
+      conversations: 1000,
+      singleFlight: 1000,
+      seedConversations: 100_000,
+      messagesPerConversation: 10,
+      memoryStoreSizes: [1000, 10_000],
+      coldStarts: 3,
+    };
+const DRAIN_TIMEOUT_MS = 120_000;
+
+/** Something wrong (not slow): reported, and the run exits non-zero. */
+const problems: string[] = [];
+function check(ok: boolean, problem: string): void {
+  if (!ok) problems.push(problem);
+}
+
+/** One line of the table. */
+interface Row {
+  scenario: string;
+  figure: string;
+  bridge: string;
+  baseline?: string;
+  ratio?: string;
+  target?: string;
+  met?: boolean;
+}
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+const profiles: Record<string, ProfileSummary> = {};
+
+const work = mkdtempSync(join(os.tmpdir(), "openchs-bench-"));
+/** Profiles outlive the run (the scratch directory does not): open them in Chrome DevTools, or `bench/profile.ts`. */
+const profileRoot = join(os.tmpdir(), "openchs-bench-profiles", new Date().toISOString().replace(/[:.]/g, "-"));
+const profileDir = (name: string) => join(profileRoot, name);
+const bridgeExecArgv = (name: string) => {
+  if (!values.profile) return [];
+  mkdirSync(profileDir(name), { recursive: true });
+  return ["--cpu-prof", `--cpu-prof-dir=${profileDir(name)}`];
+};
+
+interface UpstreamStats {
+  logins: number;
+  messages: number;
+  rejected: number;
+  firstAt?: number;
+  lastAt?: number;
+  receipts: [string, number][];
+}
+
+const { ready: upstreamReady, ipc: upstream } = await forkScript<{ url: string }>("./upstream.ts");
+const upstreamUrl = upstreamReady.url;
+const children: IpcChild[] = [upstream];
+const bridges: BridgeProcess[] = [];
+
+async function resetUpstream(loginDelayMs = 0): Promise<void> {
+  await upstream.ask({ cmd: "reset", loginDelayMs });
+}
+
+/**
+ * Waits until the upstream has at least `atLeast` messages and no more arrive for 300 ms; returns
+ * the statistics with the receipts of `prefix`.
+ */
+async function drain(prefix: string, atLeast: number): Promise<UpstreamStats> {
+  const deadline = nowMs() + DRAIN_TIMEOUT_MS;
+  let last = -1;
+  let stableSince = nowMs();
+  for (;;) {
+    const stats = await upstream.ask<UpstreamStats>({ cmd: "stats" });
+    if (stats.messages !== last) {
+      last = stats.messages;
+      stableSince = nowMs();
+    }
+    if (stats.messages >= atLeast && nowMs() - stableSince >= 300) break;
+    if (nowMs() > deadline) {
+      problems.push(`${prefix}: only ${stats.messages} of ${atLeast} messages delivered after ${DRAIN_TIMEOUT_MS} ms`);
+      break;
+    }
+    await sleep(20);
+  }
+  const stats = await upstream.ask<UpstreamStats>({ cmd: "stats", prefix });
+  const unique = new Set(stats.receipts.map(([id]) => id)).size;
+  check(unique === stats.receipts.length, `${prefix}: ${stats.receipts.length - unique} messages delivered twice`);
+  check(stats.rejected === 0, `${prefix}: ${stats.rejected} deliveries refused by the upstream`);
+  return stats;
+}
+
+function checkLoad(name: string, load: LoadResult): void {
+  check(load.non2xx === 0 && load.errors === 0, `${name}: ${load.non2xx} non-2xx answers, ${load.errors} errors`);
+}
+
+/** Stops a bridge; with --profile, summarises the profile it wrote. */
+async function stopBridge(name: string, bridge: BridgeProcess): Promise<void> {
+  await bridge.stop();
+  if (!values.profile) return;
+  const files = readdirSync(profileDir(name)).filter((f) => f.endsWith(".cpuprofile"));
+  for (const file of files) {
+    const summary = summariseProfile(join(profileDir(name), file), 20);
+    profiles[name] = summary;
+    process.stdout.write(
+      `\n--- profile of the bridge in "${name}" (${join(profileDir(name), file)})\n${formatProfile(summary)}\n`,
+    );
+  }
+}
+
+/** A few requests a serving bridge sees in normal use: health, messages, a conversation, a list. */
+async function fewRequests(url: string, authorization: string, conversations: number[]): Promise<void> {
+  const headers = { authorization, "content-type": "application/json" };
+  const expect = async (response: Promise<Response>, status: number, what: string) => {
+    const r = await response;
+    await r.arrayBuffer();
+    check(r.status === status, `${what} answered ${r.status}, expected ${status}`);
+  };
+  await expect(fetch(`${url}health`), 200, "GET health");
+  for (const [i, c] of conversations.entries()) {
+    await expect(
+      fetch(`${url}chat/`, { method: "POST", headers, body: chatBody(c, `few-${c}-${i}`) }),
+      201,
+      "POST chat/",
+    );
+  }
+  await expect(fetch(`${url}chat/bench_${conversations[0]}/`, { headers }), 200, "GET chat/{session}/");
+  await expect(fetch(`${url}chat/?limit=50`, { headers }), 200, "GET chat/");
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const perS = (x: number) => `${Math.round(x)}/s`;
+const ms = (x: number) => `${round(x, 1)} ms`;
+const mb = (x: number) => `${round(x / MB, 1)} MB`;
+
+// ---------------------------------------------------------------- accept and delivery
+
+async function acceptScenario(): Promise<void> {
+  const { ready: acceptReady, ipc: bareAccept } = await forkScript<{ url: string }>("./baseline.ts", ["accept"]);
+  const { ready: forwardReady, ipc: bareForward } = await forkScript<{ url: string }>("./baseline.ts", [
+    "forward",
+    upstreamUrl,
+  ]);
+  children.push(bareAccept, bareForward);
+  await resetUpstream();
+  const bridge = await startBridge({
+    store: storeSpec("accept"),
+    upstreamUrl,
+    cwd: work,
+    execArgv: bridgeExecArgv("accept"),
+  });
+  bridges.push(bridge);
+  const authorization = await login(bridge.url);
+  const { conversations, connections, durationS } = CONFIG;
+  const base = { conversations, connections, durationS };
+
+  // Warm-up: JIT, connection pools, and the conversations created, for all three servers.
+  if (CONFIG.warmupS > 0) {
+    const warm = await loadChat({ ...base, url: bridge.url, authorization, durationS: CONFIG.warmupS, prefix: "warm" });
+    checkLoad("warm-up", warm);
+    await drain("warm", warm.ok);
+    await loadChat({ ...base, url: acceptReady.url, durationS: CONFIG.warmupS, prefix: "warm-ba" });
+    await loadChat({ ...base, url: forwardReady.url, durationS: CONFIG.warmupS, prefix: "warm-bf" });
+  }
+
+  // Maximum rates, baseline and bridge alternately, `rounds` times: the best of each.
+  const runs: Record<string, unknown>[] = [];
+  let bestBareAccept: LoadResult | undefined;
+  let bestBareForward: LoadResult | undefined;
+  let bestBridge: (LoadResult & { deliveredPerS: number; cpuMsPerMessage: number | undefined }) | undefined;
+  for (let r = 0; r < CONFIG.rounds; r++) {
+    const bareA = await loadChat({ ...base, url: acceptReady.url, prefix: `ba${r}` });
+    checkLoad("bare accept", bareA);
+
+    await resetUpstream();
+    const cpu0 = cpuMs(bridge.pid);
+    const t0 = nowMs();
+    const bridgeLoad = await loadChat({ ...base, url: bridge.url, authorization, prefix: `bm${r}` });
+    checkLoad("bridge accept", bridgeLoad);
+    const delivered = await drain(`bm${r}`, bridgeLoad.ok);
+    const cpu1 = cpuMs(bridge.pid);
+    const deliveredPerS = delivered.messages / (((delivered.lastAt ?? t0) - t0) / 1000);
+    const cpuMsPerMessage = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / delivered.messages : undefined;
+
+    await resetUpstream();
+    const bareF = await loadChat({ ...base, url: forwardReady.url, prefix: `bf${r}` });
+    checkLoad("bare forward", bareF);
+    const forwarded = await drain(`bf${r}`, bareF.ok);
+    check(forwarded.messages >= bareF.ok, "bare forward: fewer messages at the upstream than 201s");
+
+    runs.push({
+      round: r,
+      bareAccept: strip(bareA),
+      bridge: { ...strip(bridgeLoad), delivered: delivered.messages, deliveredPerS, cpuMsPerMessage },
+      bareForward: strip(bareF),
+    });
+    if (!bestBareAccept || bareA.rps > bestBareAccept.rps) bestBareAccept = bareA;
+    if (!bestBareForward || bareF.rps > bestBareForward.rps) bestBareForward = bareF;
+    if (!bestBridge || bridgeLoad.rps > bestBridge.rps) bestBridge = { ...bridgeLoad, deliveredPerS, cpuMsPerMessage };
+  }
+  const bestDelivered = Math.max(...runs.map((r) => (r.bridge as { deliveredPerS: number }).deliveredPerS));
+
+  /** A paced run on the bridge: latency of the 201s, delivery lag, and the rate delivered meanwhile. */
+  const paced = async (rate: number, prefix: string) => {
+    await resetUpstream();
+    const t0 = nowMs();
+    const load = await paceChat({ ...base, url: bridge.url, authorization, rate, prefix });
+    const tEnd = nowMs();
+    checkLoad(`bridge at ${rate}/s`, load);
+    const delivered = await drain(prefix, load.ok);
+    const inWindow = delivered.receipts.filter(([, at]) => at >= t0 && at <= tEnd).length;
+    return {
+      rate,
+      load,
+      lag: lags(delivered, load.answeredAt!),
+      deliveredInWindowPerS: inWindow / ((tEnd - t0) / 1000),
+    };
+  };
+
+  // Latency at half the bridge's own maximum rate (the target), and the bare server at the same rate.
+  const half = await paced(Math.max(1, Math.round(bestBridge!.rps / 2)), "half");
+  const bareHalf = await paceChat({ ...base, url: acceptReady.url, rate: half.rate, prefix: "bare-half" });
+  // Delivery lag at 60% of the bare forwarding rate (the delivery target's rate).
+  const target = await paced(Math.max(1, Math.round(bestBareForward!.rps * 0.6)), "lag");
+  // Both at a rate the bridge sustains: half the rate it delivers at most.
+  const easy = await paced(Math.max(1, Math.round(bestDelivered / 2)), "easy");
+  const rssAfterLoad = rssBytes(bridge.pid);
+
+  await stopBridge("accept", bridge);
+  await bareAccept.stop();
+  await bareForward.stop();
+
+  const acceptRatio = bestBridge!.rps / bestBareAccept!.rps;
+  const deliveredRatio = bestDelivered / bestBareForward!.rps;
+  rows.push(
+    {
+      scenario: "accept",
+      figure: "POST chat/ max rate (1,000 conversations, delivery on)",
+      bridge: perS(bestBridge!.rps),
+      baseline: perS(bestBareAccept!.rps),
+      ratio: pct(acceptRatio),
+      target: "≥ 50% of bare",
+      met: acceptRatio >= 0.5,
+    },
+    {
+      scenario: "accept",
+      figure: "latency at max rate p50 / p99",
+      bridge: `${bestBridge!.p50} / ${bestBridge!.p99} ms`,
+      baseline: `${bestBareAccept!.p50} / ${bestBareAccept!.p99} ms`,
+    },
+    {
+      scenario: "accept",
+      figure: `latency at 50% of bridge max (${half.rate}/s) p50 / p99`,
+      bridge: `${ms(half.load.p50)} / ${ms(half.load.p99)}`,
+      baseline: `${ms(bareHalf.p50)} / ${ms(bareHalf.p99)}`,
+      target: "p99 < 10 ms",
+      met: half.load.p99 < 10,
+    },
+    {
+      scenario: "accept",
+      figure: `latency at 50% of bridge delivery max (${easy.rate}/s) p50 / p99`,
+      bridge: `${ms(easy.load.p50)} / ${ms(easy.load.p99)}`,
+    },
+    {
+      scenario: "accept",
+      figure: "bridge CPU per message (accept + delivery)",
+      bridge: bestBridge!.cpuMsPerMessage === undefined ? "n/a" : ms(bestBridge!.cpuMsPerMessage),
+    },
+    {
+      scenario: "delivery",
+      figure: "delivered to upstream, max rate",
+      bridge: perS(bestDelivered),
+      baseline: perS(bestBareForward!.rps),
+      ratio: pct(deliveredRatio),
+      target: "≥ 60% of bare",
+      met: deliveredRatio >= 0.6,
+    },
+    {
+      scenario: "delivery",
+      figure: `lag 201 → upstream at 60% of bare (${target.rate}/s) p50 / p99`,
+      bridge: `${ms(target.lag.p50)} / ${ms(target.lag.p99)} (${perS(target.deliveredInWindowPerS)} delivered)`,
+      target: "p99 < 50 ms",
+      met: target.lag.p99 < 50,
+    },
+    {
+      scenario: "delivery",
+      figure: `lag at 50% of bridge delivery max (${easy.rate}/s) p50 / p99`,
+      bridge: `${ms(easy.lag.p50)} / ${ms(easy.lag.p99)}`,
+    },
+  );
+  const pacedDetails = (run: Awaited<ReturnType<typeof paced>>) => ({ ...run, load: strip(run.load) });
+  details.accept = {
+    runs,
+    half: { ...pacedDetails(half), bare: strip(bareHalf) },
+    target: pacedDetails(target),
+    easy: pacedDetails(easy),
+    rssAfterLoadBytes: rssAfterLoad,
+  };
+}
+
+/** Delivery lags (upstream receipt − the 201's arrival) of the messages both sides saw. */
+function lags(stats: UpstreamStats, answeredAt: Map<string, number>) {
+  const values: number[] = [];
+  for (const [id, at] of stats.receipts) {
+    const answered = answeredAt.get(id);
+    if (answered !== undefined) values.push(at - answered);
+  }
+  return {
+    count: values.length,
+    p50: quantile(values, 0.5),
+    p99: quantile(values, 0.99),
+    max: quantile(values, 1),
+  };
+}
+
+function strip(load: LoadResult) {
+  const { answeredAt: _answered, ...rest } = load;
+  return rest;
+}
+
+// ---------------------------------------------------------------- single-flight login
+
+async function singleFlightScenario(): Promise<void> {
+  // A slow login (100 ms) so that many deliveries wait for it at once.
+  await resetUpstream(100);
+  const bridge = await startBridge({
+    store: storeSpec("single-flight"),
+    upstreamUrl,
+    cwd: work,
+    execArgv: bridgeExecArgv("single-flight"),
+  });
+  bridges.push(bridge);
+  const authorization = await login(bridge.url);
+  const n = CONFIG.singleFlight;
+  const statuses = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const response = await fetch(`${bridge.url}chat/`, {
+        method: "POST",
+        headers: { authorization, "content-type": "application/json" },
+        body: chatBody(i, `sf-${i}`),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    }),
+  );
+  const created = statuses.filter((s) => s === 201).length;
+  check(created === n, `single-flight: ${n - created} of ${n} first messages not answered 201`);
+  const stats = await drain("sf-", created);
+  await stopBridge("single-flight", bridge);
+  await resetUpstream();
+  check(stats.logins === 1, `single-flight: ${stats.logins} upstream logins for ${n} concurrent first messages`);
+  rows.push({
+    scenario: "single-flight",
+    figure: `upstream logins for ${n} concurrent first messages`,
+    bridge: `${stats.logins} (${stats.messages} delivered)`,
+    target: "exactly 1",
+    met: stats.logins === 1,
+  });
+  details.singleFlight = { concurrent: n, created, logins: stats.logins, delivered: stats.messages };
+}
+
+// ---------------------------------------------------------------- memory
+
+async function memoryScenario(): Promise<void> {
+  const { seedConversations, messagesPerConversation } = CONFIG;
+  const file = join(work, "seeded.db");
+  const { ready: seeded, ipc: seeder } = await forkScript<{
+    conversations: number;
+    messages: number;
+    seconds: number;
+  }>("./seed-sqlite.ts", [file, String(seedConversations), String(messagesPerConversation)]);
+  await seeder.stop();
+  check(seeded.conversations === seedConversations, `seed: ${seeded.conversations} conversations`);
+  check(seeded.messages === seedConversations * messagesPerConversation, `seed: ${seeded.messages} messages`);
+
+  // The serving process on the seeded file, after a few requests; then under load, briefly.
+  await resetUpstream();
+  const bridge = await startBridge({
+    store: `sqlite:${file}`,
+    upstreamUrl,
+    cwd: work,
+    execArgv: bridgeExecArgv("memory"),
+  });
+  bridges.push(bridge);
+  const authorization = await login(bridge.url);
+  await fewRequests(bridge.url, authorization, [42, 4242 % seedConversations, seedConversations - 1]);
+  await sleep(500);
+  const rssSeeded = rssBytes(bridge.pid);
+  const offset = Math.floor(seedConversations / 2);
+  const loaded = await loadChat({
+    url: bridge.url,
+    authorization,
+    conversations: CONFIG.conversations,
+    connections: CONFIG.connections,
+    durationS: CONFIG.durationS,
+    prefix: "seeded",
+    conversationOffset: offset,
+  });
+  checkLoad("bridge on the seeded store", loaded);
+  await drain("seeded", loaded.ok);
+  const rssSeededAfterLoad = rssBytes(bridge.pid);
+  await stopBridge("memory", bridge);
+
+  // The same process on an empty store, for comparison.
+  const empty = await startBridge({ store: `sqlite:${join(work, "empty.db")}`, upstreamUrl, cwd: work });
+  bridges.push(empty);
+  await fewRequests(empty.url, await login(empty.url), [1, 2, 3]);
+  await sleep(500);
+  const rssEmpty = rssBytes(empty.pid);
+  await empty.stop();
+
+  // The memory store: heap with live conversations, at two sizes; and with one message each.
+  type HeapReport = {
+    baseHeapBytes: number;
+    results: { conversations: number; messages: number; heapBytes: number; deltaBytes: number }[];
+  };
+  const heapOf = async (sizes: number[], perConversation: number) => {
+    const { ready, ipc } = await forkScript<HeapReport>(
+      "./memory-store.ts",
+      [sizes.join(","), String(perConversation)],
+      { execArgv: ["--expose-gc"] },
+    );
+    await ipc.stop();
+    return ready;
+  };
+  const heap = await heapOf(CONFIG.memoryStoreSizes, messagesPerConversation);
+  const heapOne = await heapOf([CONFIG.memoryStoreSizes.at(-1)!], 1);
+  const largest = heap.results.at(-1)!;
+  const smallest = heap.results[0]!;
+  const one = heapOne.results[0]!;
+
+  rows.push(
+    {
+      scenario: "memory",
+      figure: `serving RSS, sqlite, ${seedConversations.toLocaleString("en")} conversations × ${messagesPerConversation} messages`,
+      bridge: mb(rssSeeded),
+      baseline: `${mb(rssEmpty)} (empty store)`,
+      target: "< 200 MB",
+      met: rssSeeded < 200 * MB,
+    },
+    {
+      scenario: "memory",
+      figure: "  … after a max-rate accept run on it",
+      bridge: `${mb(rssSeededAfterLoad)}, ${perS(loaded.rps)} accepted`,
+    },
+    {
+      scenario: "memory",
+      figure: `heap, memory store, ${largest.conversations.toLocaleString("en")} live conversations × ${messagesPerConversation} messages`,
+      bridge: `${mb(largest.heapBytes)} (${mb(largest.deltaBytes)} for the data)`,
+      baseline: `${mb(smallest.heapBytes)} at ${smallest.conversations.toLocaleString("en")}`,
+      target: "< 50 MB",
+      met: largest.heapBytes < 50 * MB,
+    },
+    {
+      scenario: "memory",
+      figure: `heap, memory store, ${one.conversations.toLocaleString("en")} live conversations × 1 message`,
+      bridge: `${mb(one.heapBytes)} (${mb(one.deltaBytes)} for the data)`,
+      target: "< 50 MB",
+      met: one.heapBytes < 50 * MB,
+    },
+  );
+  details.memory = {
+    seeded,
+    rssSeededBytes: rssSeeded,
+    rssSeededAfterLoadBytes: rssSeededAfterLoad,
+    seededLoad: strip(loaded),
+    rssEmptyBytes: rssEmpty,
+    memoryStore: heap,
+    memoryStoreOneMessage: heapOne,
+  };
+}
+
+// ---------------------------------------------------------------- cold start
+
+async function coldStartScenario(): Promise<void> {
+  const bridgeTimes: number[] = [];
+  const listenTimes: number[] = [];
+  for (let i = 0; i < CONFIG.coldStarts; i++) {
+    const bridge = await startBridge({ store: `sqlite:${join(work, `cold-${i}.db`)}`, upstreamUrl, cwd: work });
+    bridges.push(bridge);
+    const authorization = await login(bridge.url);
+    const response = await fetch(`${bridge.url}chat/`, {
+      method: "POST",
+      headers: { authorization, "content-type": "application/json" },
+      body: chatBody(1, `cold-${i}`),
+    });
+    await response.arrayBuffer();
+    const at = nowMs();
+    check(response.status === 201, `cold start: first POST chat/ answered ${response.status}`);
+    bridgeTimes.push(at - bridge.spawnedAt);
+    listenTimes.push(bridge.listeningAt - bridge.spawnedAt);
+    await bridge.stop();
+  }
+  const bareTimes: number[] = [];
+  for (let i = 0; i < CONFIG.coldStarts; i++) {
+    const t0 = nowMs();
+    const { ready, ipc } = await forkScript<{ url: string }>("./baseline.ts", ["accept"]);
+    const response = await fetch(`${ready.url}chat/`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chatBody(1, `cold-bare-${i}`),
+    });
+    await response.arrayBuffer();
+    bareTimes.push(nowMs() - t0);
+    await ipc.stop();
+  }
+  const bridgeMs = median(bridgeTimes);
+  rows.push({
+    scenario: "cold start",
+    figure: "spawn → first 201 (token/ then POST chat/), median",
+    bridge: `${ms(bridgeMs)} (listening at ${ms(median(listenTimes))})`,
+    baseline: ms(median(bareTimes)),
+    target: "< 1 s",
+    met: bridgeMs < 1000,
+  });
+  details.coldStart = { bridgeMs: bridgeTimes, listeningMs: listenTimes, bareMs: bareTimes };
+}
+
+// ---------------------------------------------------------------- run
+
+const started = nowMs();
+const loadBefore = os.loadavg();
+try {
+  if (enabled("accept")) await acceptScenario();
+  if (enabled("single-flight")) await singleFlightScenario();
+  if (enabled("memory")) await memoryScenario();
+  if (enabled("cold-start")) await coldStartScenario();
+} catch (error) {
+  problems.push(`harness error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  for (const bridge of bridges) await bridge.stop();
+  for (const child of children) await child.stop();
+}
+
+const machine = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  memoryBytes: os.totalmem(),
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.version,
+  loadAverageBefore: loadBefore,
+  loadAverageAfter: os.loadavg(),
+};
+const result = {
+  date: new Date().toISOString(),
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+  smoke: SMOKE,
+  seconds: round((nowMs() - started) / 1000, 1),
+  machine,
+  config: CONFIG,
+  rows,
+  details,
+  ...(values.profile ? { profiles } : {}),
+  problems,
+};
+writeFileSync(join(ROOT, "bench", "results.json"), `${JSON.stringify(result, null, 2)}\n`);
+rmSync(work, { recursive: true, force: true });
+
+process.stdout.write(`\n${formatTable(rows)}\n`);
+process.stdout.write(
+  `\n${machine.cpus} × ${machine.cpuModel}, ${round(machine.memoryBytes / 1024 ** 3, 1)} GB, ${machine.platform}, Node ${machine.node}; ` +
+    `load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} → ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(" ")}; ${result.seconds} s` +
+    `${SMOKE ? " (smoke: reduced sizes and durations, figures not meaningful)" : ""}\n`,
+);
+process.stdout.write("results: bench/results.json\n");
+if (problems.length > 0) {
+  process.stderr.write(`\n${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}\n`);
+  process.exitCode = 1;
+}
+
+function formatTable(table: Row[]): string {
+  const header = ["scenario", "figure", "bridge", "bare node:http", "ratio", "target", "met"];
+  const cells = table.map((r) => [
+    r.scenario,
+    r.figure,
+    r.bridge,
+    r.baseline ?? "",
+    r.ratio ?? "",
+    r.target ?? "",
+    r.met === undefined ? "" : r.met ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.map(line)].join("\n");
+}
