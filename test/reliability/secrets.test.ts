@@ -51,7 +51,11 @@ function sink(capture: Capture) {
       capture.tokens.push(answer.body.token as string);
       return;
     }
-    const readsText = request.method === "GET" && request.path.startsWith("chat/") && answer.status === 200;
+    // A read returns the text on purpose, and a close answers its own caller with the reason it sent.
+    const readsText =
+      answer.status === 200 &&
+      ((request.method === "GET" && request.path.startsWith("chat/")) ||
+        (request.method === "POST" && /^chat\/[^/]+\/close\/$/.test(request.path)));
     if (readsText) return;
     const headers: string[] = [];
     answer.headers.forEach((v, k) => {
@@ -167,7 +171,7 @@ async function story(s: System, capture: Capture, restart: () => Promise<void>):
     chat_source: "HELPLINE",
     sender_name: text("ack-name"),
   });
-  await s.counselor.call("POST", `chat/${a.session}/close/`, { chat_source: "HELPLINE", reason: "resolved" });
+  await s.counselor.call("POST", `chat/${a.session}/close/`, { chat_source: "HELPLINE", reason: text("close-reason") });
   await eventually("flow start", () => s.rapidpro.state.flowStarts.length >= 1, 15_000);
   await s.chatbot.call("POST", "chat/", clientMessage(a.session, a.contact, "a3", text("after-close")));
 

@@ -117,8 +117,12 @@ describe("a whole conversation", () => {
         "conversation.closed",
       ]),
     );
-    // No event carries message text unless enabled.
+    // No event carries message text unless enabled, nor a close reason typed by a person.
     expect(JSON.stringify(h.events)).not.toContain("I need help");
+    expect(h.events.find((e) => e.name === "conversation.closed")?.payload).toEqual({
+      conversationId: "s1",
+      closedBy: "helpline",
+    });
   });
 
   it("a close from the chatbot reaches the helpline after the messages before it, and with no body at all", async () => {
@@ -142,10 +146,16 @@ describe("a whole conversation", () => {
     expect(h.chatbot.closes).toEqual([]);
   });
 
-  it("includes message text in events only when enabled", async () => {
+  it("includes message text and close reasons in events only when enabled", async () => {
     const h = await started({ events: { includeText: true } });
     await h.call("POST", "chat/", { token: h.chatbotToken, body: clientMessage("s1", "visible text") });
     expect(h.events.find((e) => e.name === "message.accepted")?.payload).toMatchObject({ text: "visible text" });
+    await h.call("POST", "chat/s1/close/", { token: h.helplineToken, body: { chat_source: "HELPLINE", reason: "why" } });
+    expect(h.events.find((e) => e.name === "conversation.closed")?.payload).toEqual({
+      conversationId: "s1",
+      closedBy: "helpline",
+      reason: "why",
+    });
   });
 });
 
@@ -304,6 +314,12 @@ describe("hunting", () => {
     expect(
       h.events.filter((e) => e.name === "hunt.timeout").map((e) => (e.payload as { exhausted: boolean }).exhausted),
     ).toEqual([false, false, true]);
+    // The bridge's own reason is a code, not text: it is in the event.
+    expect(h.events.find((e) => e.name === "conversation.closed")?.payload).toEqual({
+      conversationId: "s1",
+      closedBy: "system",
+      reason: "no_counselor",
+    });
   });
 
   it("stops hunting when a counselor reads before the deadline", async () => {

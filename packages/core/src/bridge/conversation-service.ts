@@ -22,7 +22,7 @@ import type {
 } from "../ports/conversations-port";
 import { StoreConflictError, StoreUnavailableError } from "../store/errors";
 import type { StoreTx } from "../store/store";
-import type { BridgeEventMap, BridgeEvents } from "./events";
+import { type BridgeEventMap, type BridgeEvents, closedEvent } from "./events";
 import { sha256HexSync } from "./hash";
 import type { ResolvedOptions } from "./options";
 
@@ -183,7 +183,7 @@ export class ConversationService {
     });
     const c = result.conversation;
     if (result.changed) {
-      this.emit("conversation.closed", { conversationId: c.id, closedBy: c.closedBy!, reason: c.closeReason });
+      this.emit("conversation.closed", closedEvent(c, this.options.includeText));
       this.wake();
     }
     return {

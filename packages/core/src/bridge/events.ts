@@ -23,6 +23,10 @@ export interface BridgeEventMap {
   "conversation.requested": { conversationId: string; helpline: string; origin: ConversationOrigin };
   "conversation.hunting": { conversationId: string; huntDeadline: number | undefined };
   "conversation.connected": { conversationId: string; counselorName?: string | undefined };
+  /**
+   * `reason` is the bridge's own code when `closedBy` is `system` (e.g. `no_counselor`). A reason
+   * given by the chatbot or a counselor is free text, so it is there only with `events.includeText`.
+   */
   "conversation.closed": { conversationId: string; closedBy: ClosedBy; reason?: string | undefined };
   "message.accepted": MessageEventBase & { duplicate: false };
   "message.duplicate": MessageEventBase;
@@ -59,6 +63,16 @@ export interface BridgeEventMap {
   "auth.failure": { reason: string; consumer?: string | undefined; address?: string | undefined };
   /** Something in the background work failed unexpectedly (e.g. the store); the work is retried. */
   error: { where: string; error: EventError };
+}
+
+/** The `conversation.closed` payload of a closed conversation: free-text reasons only when text is on. */
+export function closedEvent(
+  conversation: { id: string; closedBy?: ClosedBy | undefined; closeReason?: string | undefined },
+  includeText: boolean,
+): BridgeEventMap["conversation.closed"] {
+  const closedBy = conversation.closedBy!; // set by every close transition
+  const reason = closedBy === "system" || includeText ? conversation.closeReason : undefined;
+  return { conversationId: conversation.id, closedBy, ...(reason !== undefined ? { reason } : {}) };
 }
 
 /** A listener of one event. */

@@ -1,6 +1,6 @@
 import type { ConversationService } from "../bridge/conversation-service";
 import type { BridgeEvents } from "../bridge/events";
-import { toEventError } from "../bridge/events";
+import { closedEvent, toEventError } from "../bridge/events";
 import type { ResolvedOptions } from "../bridge/options";
 
 /**
@@ -83,11 +83,7 @@ export class HuntScheduler {
             exhausted: renotify === undefined,
           });
           if (c.state === "closed") {
-            this.events.emit("conversation.closed", {
-              conversationId: c.id,
-              closedBy: c.closedBy!,
-              reason: c.closeReason,
-            });
+            this.events.emit("conversation.closed", closedEvent(c, this.options.includeText));
           }
           this.wakeDelivery();
         }
