@@ -27,10 +27,10 @@ export function composeGateway(
   overrides: { store?: Store; fetch?: typeof fetch; clock?: Clock } = {},
 ): ComposedGateway {
   const opened = overrides.store ? { store: overrides.store, description: "provided" } : openStore(config.BRIDGE_STORE);
-  // Shorter than the bridge's 15 s attempt timeout, so an upstream timeout is reported as one.
+  const upstreamTimeoutMs = config.BRIDGE_UPSTREAM_TIMEOUT_S * 1000;
   const transport = {
     retry: false as const,
-    timeoutMs: 10_000,
+    timeoutMs: upstreamTimeoutMs,
     ...(overrides.fetch ? { fetch: overrides.fetch } : {}),
   };
 
@@ -92,7 +92,12 @@ export function composeGateway(
     tokenTtlS: config.BRIDGE_TOKEN_TTL,
     maxBodyBytes: config.BRIDGE_MAX_BODY_BYTES,
     hunting: { timeoutS: config.HUNT_TIMEOUT_S, max: config.HUNT_MAX },
-    delivery: { schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000) },
+    delivery: {
+      schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000),
+      // Longer than the clients' own per-call timeout, so an upstream that does not answer is
+      // reported as the client's timeout (default 10 s per call, 15 s per attempt).
+      attemptTimeoutMs: upstreamTimeoutMs + 5_000,
+    },
     ...(config.BRIDGE_RETENTION_DAYS !== undefined
       ? { retention: { closedAfterDays: config.BRIDGE_RETENTION_DAYS } }
       : {}),

@@ -84,6 +84,14 @@ describe("loadConfig", () => {
     expect(failure({ ...valid, BRIDGE_RETENTION_DAYS: "week" }).variable).toBe("BRIDGE_RETENTION_DAYS");
   });
 
+  it("reads the upstream timeout, in whole seconds", () => {
+    expect(loadConfig(valid).BRIDGE_UPSTREAM_TIMEOUT_S).toBe(10);
+    expect(loadConfig({ ...valid, BRIDGE_UPSTREAM_TIMEOUT_S: "30" }).BRIDGE_UPSTREAM_TIMEOUT_S).toBe(30);
+    for (const bad of ["0", "2.5", "301", "soon"]) {
+      expect(failure({ ...valid, BRIDGE_UPSTREAM_TIMEOUT_S: bad }).variable).toBe("BRIDGE_UPSTREAM_TIMEOUT_S");
+    }
+  });
+
   it("treats blank values as unset", () => {
     expect(loadConfig({ ...valid, PORT: "  " }).PORT).toBe(8080);
   });

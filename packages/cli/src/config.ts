@@ -54,6 +54,11 @@ export const VARIABLES: VariableDoc[] = [
     default: "5,30,120,300,600",
   },
   {
+    name: "BRIDGE_UPSTREAM_TIMEOUT_S",
+    description: "per-attempt timeout of each call to the helpline and RapidPro, seconds",
+    default: "10",
+  },
+  {
     name: "BRIDGE_RETENTION_DAYS",
     description: "delete conversations closed longer ago than this many days (fractions allowed); unset: keep",
   },
@@ -139,6 +144,7 @@ export const envSchema = z.object({
     )
     .default("5,30,120,300,600")
     .transform((text) => text.split(",").map((s) => Number(s.trim()))),
+  BRIDGE_UPSTREAM_TIMEOUT_S: int("BRIDGE_UPSTREAM_TIMEOUT_S", 1, 300).default(10),
   BRIDGE_RETENTION_DAYS: z.coerce
     .number({ message: "BRIDGE_RETENTION_DAYS must be a number" })
     .positive("BRIDGE_RETENTION_DAYS must be more than 0")

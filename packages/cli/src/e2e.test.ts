@@ -1,5 +1,5 @@
 import { createMemoryStore, manualClock } from "@openchs-bridge/core";
-import { HttpResponse, http } from "msw";
+import { delay, HttpResponse, http } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { composeGateway } from "./compose";
@@ -23,6 +23,8 @@ interface Upstreams {
   flowStarts: Array<Record<string, unknown>>;
   acks: Array<Record<string, unknown>>;
   failMsg: number[];
+  /** Delays (ms) of the next `msg/` answers, each then a 503: an upstream that hangs. */
+  slowMsg: number[];
 }
 
 const up: Upstreams = {
@@ -33,6 +35,7 @@ const up: Upstreams = {
   flowStarts: [],
   acks: [],
   failMsg: [],
+  slowMsg: [],
 };
 const server = setupServer(
   http.post(HELPLINE, ({ request }) => {
@@ -46,6 +49,11 @@ const server = setupServer(
   http.post(`${HELPLINE}msg/`, async ({ request }) => {
     const session = request.headers.get("authorization")?.replace(/^Bearer /, "") ?? "";
     if (!up.sessions.has(session)) return HttpResponse.json({ errors: [["error", "not logged in"]] }, { status: 401 });
+    const slow = up.slowMsg.shift();
+    if (slow) {
+      await delay(slow);
+      return new HttpResponse(null, { status: 503 });
+    }
     const status = up.failMsg.shift();
     if (status) return new HttpResponse(null, { status });
     up.msgs.push((await request.json()) as Record<string, unknown>);
@@ -99,6 +107,7 @@ afterEach(() => {
     flowStarts: [],
     acks: [],
     failMsg: [],
+    slowMsg: [],
   });
 });
 afterAll(() => server.close());
@@ -252,6 +261,24 @@ describe("end to end through the real clients", () => {
     await g.bridge.runDue();
     expect(up.logins).toBe(2);
     expect(up.msgs.map((m) => m.message_id)).toEqual(["1", "2", "3", "4"]);
+  });
+
+  it("gives up on an upstream call after BRIDGE_UPSTREAM_TIMEOUT_S and retries it", async () => {
+    const g = gateway({ BRIDGE_UPSTREAM_TIMEOUT_S: "1" });
+    const retries: Array<{ error: { code: string } }> = [];
+    g.bridge.events.on("delivery.retry", (e) => retries.push(e));
+    const weni = await g.login("weni", "weni-password");
+    up.slowMsg.push(3_000); // answers only after 3 s, by when the 1 s timeout has given up on it
+    await g.call(
+      "POST",
+      "chat/",
+      { chat_session: "conv_t", chat_message: "m1", chat_sender: CONTACT, chat_source: "WENI", message_id: "t1" },
+      weni,
+    );
+    await g.bridge.runDue();
+    expect(retries.map((r) => r.error.code)).toEqual(["timeout"]);
+    expect(up.msgs.map((m) => m.message_id)).toEqual(["t1"]);
+    expect(g.bridge.options.delivery.attemptTimeoutMs).toBe(6_000);
   });
 
   it("gives hunting up: re-notifies once, then starts the close flow with no_counselor", async () => {
