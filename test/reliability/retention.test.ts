@@ -82,6 +82,7 @@ describe("retention: BRIDGE_RETENTION_DAYS", () => {
       10_000,
       200,
     );
+    expect(s.gateway.events("retention.purged").length).toBeGreaterThan(0);
     const list = await s.chatbot.call("GET", `chat/?session=${closed.session}`);
     expect(list.body.results).toEqual([]);
     expect((await s.chatbot.call("GET", `chat/${open.session}/`)).status).toBe(200);

@@ -54,7 +54,14 @@ async function serve(): Promise<void> {
   // down fires during the start itself, and must be logged like any other.
   const gateway = await startGateway(config, {
     onComposed({ bridge }) {
-      for (const name of ["conversation.closed", "delivery.dead_letter", "hunt.timeout", "error"] as const) {
+      const logged = [
+        "conversation.closed",
+        "delivery.dead_letter",
+        "hunt.timeout",
+        "retention.purged",
+        "error",
+      ] as const;
+      for (const name of logged) {
         bridge.events.on(name, (payload: unknown) => line(name, { payload }));
       }
     },

@@ -60,6 +60,8 @@ export interface BridgeEventMap {
     error: EventError;
   };
   "hunt.timeout": { conversationId: string; round: number; of: number; exhausted: boolean };
+  /** A retention sweep deleted `conversations` closed before `closedBefore` (ISO), with their messages. */
+  "retention.purged": { conversations: number; closedBefore: string };
   "auth.failure": { reason: string; consumer?: string | undefined; address?: string | undefined };
   /** Something in the background work failed unexpectedly (e.g. the store); the work is retried. */
   error: { where: string; error: EventError };

@@ -19,6 +19,8 @@ describe("retention", () => {
   it("purges conversations closed longer ago than closedAfterDays, at start and on each sweep, and keeps open ones", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     const h = bridgeHarness({ retention: { closedAfterDays: 2 } });
+    const purged: unknown[] = [];
+    h.bridge.events.on("retention.purged", (e) => purged.push(e));
     await closedConversation(h, "old");
     const token = await h.login(CHATBOT_USER);
     expect((await h.call("POST", "chat/", { token, body: clientMessage("open", "still here") })).status).toBe(201);
@@ -32,6 +34,7 @@ describe("retention", () => {
     expect(await h.store.conversationMessages("old")).toEqual([]);
     expect(await h.store.getConversation("recent")).toBeDefined();
     expect(await h.store.getConversation("open")).toBeDefined();
+    expect(purged).toEqual([{ conversations: 1, closedBefore: new Date(h.clock.now() - 2 * DAY).toISOString() }]);
 
     // The next sweep (a quarter of the period: 12 h) takes "recent" once it is old enough.
     h.clock.advance(DAY);
@@ -40,6 +43,9 @@ describe("retention", () => {
     expect(await h.store.getConversation("open")).toBeDefined();
     const fresh = await h.login(CHATBOT_USER);
     expect((await h.call("GET", "chat/recent/", { token: fresh })).status).toBe(404);
+    // Sweeps that found nothing to delete are not reported.
+    expect(purged).toHaveLength(2);
+    expect(purged[1]).toMatchObject({ conversations: 1 });
     await h.bridge.stop();
   });
 

@@ -5,7 +5,8 @@ import type { ResolvedOptions } from "./options";
 /**
  * Retention: deletes conversations closed longer ago than `retention.closedAfterDays` (with their
  * messages and jobs), at start and then every `sweepIntervalMs`, through the store's
- * `purgeClosedBefore`. Off unless the `retention` option is set. A failed sweep is reported as an
+ * `purgeClosedBefore`, reporting each sweep that deleted any as `retention.purged`. Off unless the
+ * `retention` option is set. A failed sweep is reported as an
  * `error` event and tried again at the next interval.
  */
 export class RetentionSweeper {
@@ -30,12 +31,17 @@ export class RetentionSweeper {
     await this.sweeping;
   }
 
-  /** Deletes every conversation closed before now minus the retention period; returns how many. */
+  /**
+   * Deletes every conversation closed before now minus the retention period; returns how many, and
+   * reports a sweep that deleted any as `retention.purged`.
+   */
   async sweep(): Promise<number> {
     const retention = this.options.retention;
     if (!retention) return 0;
-    const cutoff = new Date(this.options.clock.now() - retention.closedAfterMs);
-    return this.options.store.purgeClosedBefore(cutoff.toISOString());
+    const closedBefore = new Date(this.options.clock.now() - retention.closedAfterMs).toISOString();
+    const conversations = await this.options.store.purgeClosedBefore(closedBefore);
+    if (conversations > 0) this.events.emit("retention.purged", { conversations, closedBefore });
+    return conversations;
   }
 
   private tick(): void {

@@ -100,6 +100,7 @@ export function bridgeHarness(overrides: Partial<BridgeOptions> & { store?: Stor
     "delivery.retry",
     "delivery.dead_letter",
     "hunt.timeout",
+    "retention.purged",
     "auth.failure",
     "error",
   ] as const) {
