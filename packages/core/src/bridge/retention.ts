@@ -6,8 +6,8 @@ import type { ResolvedOptions } from "./options";
  * Retention: deletes conversations closed longer ago than `retention.closedAfterDays` (with their
  * messages and jobs), at start and then every `sweepIntervalMs`, through the store's
  * `purgeClosedBefore`, reporting each sweep that deleted any as `retention.purged`. Off unless the
- * `retention` option is set. A failed sweep is reported as an
- * `error` event and tried again at the next interval.
+ * `retention` option is set. A failed sweep is reported as an `error` event and tried again at the
+ * next interval.
  */
 export class RetentionSweeper {
   private timer: ReturnType<typeof setTimeout> | undefined;
