@@ -150,7 +150,10 @@ describe("a whole conversation", () => {
     const h = await started({ events: { includeText: true } });
     await h.call("POST", "chat/", { token: h.chatbotToken, body: clientMessage("s1", "visible text") });
     expect(h.events.find((e) => e.name === "message.accepted")?.payload).toMatchObject({ text: "visible text" });
-    await h.call("POST", "chat/s1/close/", { token: h.helplineToken, body: { chat_source: "HELPLINE", reason: "why" } });
+    await h.call("POST", "chat/s1/close/", {
+      token: h.helplineToken,
+      body: { chat_source: "HELPLINE", reason: "why" },
+    });
     expect(h.events.find((e) => e.name === "conversation.closed")?.payload).toEqual({
       conversationId: "s1",
       closedBy: "helpline",
