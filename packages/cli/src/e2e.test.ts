@@ -27,7 +27,7 @@ interface Upstreams {
   slowMsg: number[];
 }
 
-const up: Upstreams = {
+const noUpstreamRecords = (): Upstreams => ({
   logins: 0,
   sessions: new Set(),
   msgs: [],
@@ -36,7 +36,8 @@ const up: Upstreams = {
   acks: [],
   failMsg: [],
   slowMsg: [],
-};
+});
+const up = noUpstreamRecords();
 const server = setupServer(
   http.post(HELPLINE, ({ request }) => {
     if (request.headers.get("authorization") !== `Basic ${btoa("bridge:helpline-api-secret")}`) {
@@ -99,16 +100,7 @@ const server = setupServer(
 beforeAll(() => server.listen({ onUnhandledFrame: "error" }));
 afterEach(() => {
   server.resetHandlers();
-  Object.assign(up, {
-    logins: 0,
-    sessions: new Set(),
-    msgs: [],
-    broadcasts: [],
-    flowStarts: [],
-    acks: [],
-    failMsg: [],
-    slowMsg: [],
-  });
+  Object.assign(up, noUpstreamRecords());
 });
 afterAll(() => server.close());
 
