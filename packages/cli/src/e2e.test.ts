@@ -104,6 +104,17 @@ afterEach(() => {
 });
 afterAll(() => server.close());
 
+/** A child's message from the flow webhook (style A), to the test contact. */
+function childMessage(session: string, text: string, messageId: string) {
+  return {
+    chat_session: session,
+    chat_message: text,
+    chat_sender: CONTACT,
+    chat_source: "WENI",
+    message_id: messageId,
+  };
+}
+
 function gateway(extra: Record<string, string> = {}) {
   const config = loadConfig({
     BRIDGE_STORE: "memory",
@@ -193,12 +204,7 @@ describe("end to end through the real clients", () => {
       helpline,
     );
     expect(reply.status).toBe(201);
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_1", chat_message: "ok", chat_sender: CONTACT, chat_source: "WENI", message_id: "c2" },
-      weni,
-    );
+    await g.call("POST", "chat/", childMessage("conv_1", "ok", "c2"), weni);
     await g.bridge.runDue();
     expect(up.broadcasts).toEqual([{ contacts: [CONTACT], text: "Amina: You are safe to talk here" }]);
     expect(up.msgs.map((m) => m.message_id)).toEqual(["c1", "c2"]);
@@ -228,28 +234,13 @@ describe("end to end through the real clients", () => {
     const g = gateway();
     const weni = await g.login("weni", "weni-password");
     for (const id of ["1", "2"]) {
-      await g.call(
-        "POST",
-        "chat/",
-        { chat_session: "conv_2", chat_message: `m${id}`, chat_sender: CONTACT, chat_source: "WENI", message_id: id },
-        weni,
-      );
+      await g.call("POST", "chat/", childMessage("conv_2", `m${id}`, id), weni);
     }
     await g.bridge.runDue();
     up.sessions.clear(); // the helpline forgot the session
     up.failMsg.push(503);
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_2", chat_message: "m3", chat_sender: CONTACT, chat_source: "WENI", message_id: "3" },
-      weni,
-    );
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_2", chat_message: "m4", chat_sender: CONTACT, chat_source: "WENI", message_id: "4" },
-      weni,
-    );
+    await g.call("POST", "chat/", childMessage("conv_2", "m3", "3"), weni);
+    await g.call("POST", "chat/", childMessage("conv_2", "m4", "4"), weni);
     await g.bridge.runDue();
     expect(up.logins).toBe(2);
     expect(up.msgs.map((m) => m.message_id)).toEqual(["1", "2", "3", "4"]);
@@ -261,12 +252,7 @@ describe("end to end through the real clients", () => {
     g.bridge.events.on("delivery.retry", (e) => retries.push(e));
     const weni = await g.login("weni", "weni-password");
     up.slowMsg.push(3_000); // answers only after 3 s, by when the 1 s timeout has given up on it
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_t", chat_message: "m1", chat_sender: CONTACT, chat_source: "WENI", message_id: "t1" },
-      weni,
-    );
+    await g.call("POST", "chat/", childMessage("conv_t", "m1", "t1"), weni);
     await g.bridge.runDue();
     expect(retries.map((r) => r.error.code)).toEqual(["timeout"]);
     expect(up.msgs.map((m) => m.message_id)).toEqual(["t1"]);
@@ -276,12 +262,7 @@ describe("end to end through the real clients", () => {
   it("gives hunting up: re-notifies once, then starts the close flow with no_counselor", async () => {
     const g = gateway();
     const weni = await g.login("weni", "weni-password");
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_3", chat_message: "help", chat_sender: CONTACT, chat_source: "WENI", message_id: "h1" },
-      weni,
-    );
+    await g.call("POST", "chat/", childMessage("conv_3", "help", "h1"), weni);
     await g.bridge.runDue();
     g.clock.advance(60_000);
     await g.bridge.runDue();
@@ -298,12 +279,7 @@ describe("end to end through the real clients", () => {
     const g = gateway();
     const weni = await g.login("weni", "weni-password");
     up.failMsg.push(412);
-    await g.call(
-      "POST",
-      "chat/",
-      { chat_session: "conv_4", chat_message: "x", chat_sender: CONTACT, chat_source: "WENI", message_id: "bad" },
-      weni,
-    );
+    await g.call("POST", "chat/", childMessage("conv_4", "x", "bad"), weni);
     await g.bridge.runDue();
     const conv = await g.call("GET", "chat/conv_4/", undefined, weni);
     expect((conv.json.messages as Array<{ status: string }>)[0]?.status).toBe("failed");
