@@ -31,6 +31,14 @@ const S = {
   ticketerSecret: `SENTINEL-SECRET-ticketer-${RUN}`,
   signingSecret: `whsec_${Buffer.from(`SENTINEL-SECRET-signing-${RUN}`).toString("base64")}`,
 };
+/** The sentinels the simulated system is started with. */
+const CREDENTIALS = {
+  chatbotPassword: S.chatbotPassword,
+  helplineConsumerPassword: S.helplineConsumerPassword,
+  helplineApiPassword: S.helplineApiPassword,
+  rapidproToken: S.rapidproToken,
+  ackToken: S.ackToken,
+};
 const text = (what: string) => `SENTINEL-TEXT-${what}-${RUN}`;
 
 interface Capture {
@@ -296,13 +304,7 @@ describe("secrets and message text never leak", () => {
     servers.push(mr.server);
     const capture = newCapture();
     const s = await startSystem({
-      credentials: {
-        chatbotPassword: S.chatbotPassword,
-        helplineConsumerPassword: S.helplineConsumerPassword,
-        helplineApiPassword: S.helplineApiPassword,
-        rapidproToken: S.rapidproToken,
-        ackToken: S.ackToken,
-      },
+      credentials: CREDENTIALS,
       env: sentinelEnv(mr.url),
       sink: sink(capture),
     });
@@ -337,13 +339,7 @@ describe("secrets and message text never leak", () => {
     servers.push(mr.server);
     const capture = newCapture();
     const s = await startSystem({
-      credentials: {
-        chatbotPassword: S.chatbotPassword,
-        helplineConsumerPassword: S.helplineConsumerPassword,
-        helplineApiPassword: S.helplineApiPassword,
-        rapidproToken: S.rapidproToken,
-        ackToken: S.ackToken,
-      },
+      credentials: CREDENTIALS,
       env: sentinelEnv(mr.url),
       sink: sink(capture),
       start: false,
