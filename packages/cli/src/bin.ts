@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { apiKeyText, newApiKey } from "./api-key";
 import { ConfigError, helpText, loadConfig, parseDotEnv } from "./config";
 import { startGateway } from "./serve";
 import { openStore } from "./store";
@@ -46,15 +47,39 @@ async function erase(ids: string[]): Promise<void> {
   }
 }
 
+/** `openchs-bridge api-key [--json]`: a new consumer API key and the hash to configure. */
+function apiKey(flags: string[]): void {
+  const unknown = flags.filter((f) => f !== "--json");
+  if (unknown.length > 0) {
+    process.stderr.write(`openchs-bridge: api-key takes only --json (got ${unknown.join(" ")})\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const made = newApiKey();
+  process.stdout.write(`${flags.includes("--json") ? JSON.stringify(made) : apiKeyText(made)}\n`);
+}
+
+/** The level of each event line; the others are `info`. */
+const EVENT_LEVELS: Record<string, "warn" | "error"> = {
+  "auth.failure": "warn",
+  "delivery.dead_letter": "error",
+  error: "error",
+};
+
 async function serve(): Promise<void> {
   const config = loadConfig(environment());
   const line = (event: string, extra: Record<string, unknown> = {}) =>
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...extra })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: EVENT_LEVELS[event] ?? "info", event, ...extra })}\n`,
+    );
   // Listen before the background work starts: a hunting deadline that passed while the gateway was
   // down fires during the start itself, and must be logged like any other.
   const gateway = await startGateway(config, {
     onComposed({ bridge }) {
+      // auth.failure: refused logins (username only when it is a configured consumer) and refused
+      // credentials; never a password or token, and the client address only when text is on.
       const logged = [
+        "auth.failure",
         "conversation.closed",
         "delivery.dead_letter",
         "hunt.timeout",
@@ -89,6 +114,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === "serve") return serve();
   if (command === "erase") return erase(rest);
+  if (command === "api-key") return apiKey(rest);
   process.stderr.write(`openchs-bridge: unknown command "${command}"\n\n${helpText()}\n`);
   process.exitCode = 2;
 }

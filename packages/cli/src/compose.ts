@@ -90,7 +90,17 @@ export function composeGateway(
     consumers: config.BRIDGE_CONSUMERS,
     basePath: config.BRIDGE_BASE_PATH,
     tokenTtlS: config.BRIDGE_TOKEN_TTL,
+    loginRateLimit: {
+      max: config.BRIDGE_LOGIN_MAX_FAILURES,
+      maxPerAddress: config.BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowS: config.BRIDGE_LOGIN_WINDOW_S,
+    },
+    ...(config.BRIDGE_TRUSTED_PROXIES ? { trustedProxies: config.BRIDGE_TRUSTED_PROXIES } : {}),
+    forwardedHeader: config.BRIDGE_FORWARDED_HEADER,
     maxBodyBytes: config.BRIDGE_MAX_BODY_BYTES,
+    ...(config.BRIDGE_COUNSELOR_NAME_TEMPLATE !== undefined
+      ? { counselorNameTemplate: config.BRIDGE_COUNSELOR_NAME_TEMPLATE }
+      : {}),
     hunting: { timeoutS: config.HUNT_TIMEOUT_S, max: config.HUNT_MAX },
     delivery: {
       schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000),

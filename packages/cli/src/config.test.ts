@@ -92,6 +92,51 @@ describe("loadConfig", () => {
     }
   });
 
+  it("reads login throttling and trusted proxies, refusing what would let one consumer lock the others out", () => {
+    expect(loadConfig(valid)).toMatchObject({
+      BRIDGE_LOGIN_MAX_FAILURES: 5,
+      BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: 100,
+      BRIDGE_LOGIN_WINDOW_S: 300,
+      BRIDGE_TRUSTED_PROXIES: undefined,
+      BRIDGE_FORWARDED_HEADER: "x-forwarded-for",
+    });
+    const set = loadConfig({
+      ...valid,
+      BRIDGE_LOGIN_MAX_FAILURES: "3",
+      BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: "30",
+      BRIDGE_LOGIN_WINDOW_S: "60",
+      BRIDGE_TRUSTED_PROXIES: "127.0.0.1, ::1,10.0.0.0/8, ::ffff:172.17.0.1 ,fd00::/8",
+      BRIDGE_FORWARDED_HEADER: "forwarded",
+    });
+    expect(set.BRIDGE_TRUSTED_PROXIES).toEqual(["127.0.0.1", "::1", "10.0.0.0/8", "::ffff:172.17.0.1", "fd00::/8"]);
+    expect(set).toMatchObject({ BRIDGE_LOGIN_MAX_FAILURES: 3, BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: 30 });
+    expect(failure({ ...valid, BRIDGE_TRUSTED_PROXIES: "127.0.0.1,proxy.internal" }).message).toMatch(
+      /BRIDGE_TRUSTED_PROXIES must list IP addresses or CIDRs/,
+    );
+    expect(failure({ ...valid, BRIDGE_FORWARDED_HEADER: "x-real-ip" }).variable).toBe("BRIDGE_FORWARDED_HEADER");
+    expect(failure({ ...valid, BRIDGE_LOGIN_WINDOW_S: "0" }).variable).toBe("BRIDGE_LOGIN_WINDOW_S");
+    const inverted = failure({ ...valid, BRIDGE_LOGIN_MAX_FAILURES: "10", BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: "5" });
+    expect(inverted.variable).toBe("BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS");
+    expect(inverted.message).toMatch(/at least BRIDGE_LOGIN_MAX_FAILURES/);
+  });
+
+  it("reads a consumer's api_keys as the bridge's apiKeys, and names a malformed one without showing it", () => {
+    const hash = `sha256:${"ab".repeat(32)}`;
+    const consumers = (apiKeys: unknown) =>
+      JSON.stringify([{ username: "weni", password: "weni-password", sources: ["WENI"], api_keys: apiKeys }]);
+    expect(loadConfig({ ...valid, BRIDGE_CONSUMERS: consumers([hash]) }).BRIDGE_CONSUMERS).toEqual([
+      { username: "weni", password: "weni-password", sources: ["WENI"], apiKeys: [hash] },
+    ]);
+    expect(loadConfig(valid).BRIDGE_CONSUMERS[0]).not.toHaveProperty("apiKeys");
+    // The usual mistake: the key itself instead of its hash.
+    const pasted = failure({ ...valid, BRIDGE_CONSUMERS: consumers([hash, "obk_the-key-itself-pasted-here"]) });
+    expect(pasted.variable).toBe("BRIDGE_CONSUMERS");
+    expect(pasted.message).toMatch(
+      /BRIDGE_CONSUMERS\[0\]\.api_keys\[1\]: expected sha256:<64 hex>: run `openchs-bridge api-key`/,
+    );
+    expect(pasted.message).not.toContain("obk_the-key");
+  });
+
   it("treats blank values as unset", () => {
     expect(loadConfig({ ...valid, PORT: "  " }).PORT).toBe(8080);
   });

@@ -22,11 +22,32 @@ export const VARIABLES: VariableDoc[] = [
   },
   {
     name: "BRIDGE_CONSUMERS",
-    description: 'JSON: [{"username","password","sources":["WENI"]}, …] (password ≥ 8 chars)',
+    description:
+      'JSON: [{"username","password","sources":["WENI"],"api_keys"?:["sha256:…"]}, …] (password ≥ 8 chars; api_keys from `openchs-bridge api-key`)',
     required: true,
     secret: true,
   },
   { name: "BRIDGE_TOKEN_TTL", description: "token lifetime, seconds", default: "3600" },
+  {
+    name: "BRIDGE_LOGIN_MAX_FAILURES",
+    description: "failed logins per (username, client address) pair in the window; then 429",
+    default: "5",
+  },
+  {
+    name: "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+    description: "failed logins per client address, any username, in the window; then 429 for all",
+    default: "100",
+  },
+  { name: "BRIDGE_LOGIN_WINDOW_S", description: "the failed-login window, seconds", default: "300" },
+  {
+    name: "BRIDGE_TRUSTED_PROXIES",
+    description: "reverse proxies whose forwarding header gives the client address: IPs and CIDRs, comma-separated",
+  },
+  {
+    name: "BRIDGE_FORWARDED_HEADER",
+    description: "the header those proxies write: x-forwarded-for, or forwarded (RFC 7239)",
+    default: "x-forwarded-for",
+  },
   { name: "BRIDGE_MAX_BODY_BYTES", description: "largest request body", default: "1048576" },
   { name: "HELPLINE_URL", description: "OpenCHS core API, e.g. https://host/helpline/api/", required: true },
   { name: "HELPLINE_USERNAME", description: "helpline API user", required: true },
@@ -48,6 +69,11 @@ export const VARIABLES: VariableDoc[] = [
   { name: "CHATBOT_ACK_TOKEN", description: "Authorization token for CHATBOT_ACK_URL", secret: true },
   { name: "HUNT_TIMEOUT_S", description: "seconds to wait for a counselor before re-notifying", default: "120" },
   { name: "HUNT_MAX", description: "re-notifications before giving up (no_counselor)", default: "3" },
+  {
+    name: "BRIDGE_COUNSELOR_NAME_TEMPLATE",
+    description: "the counselor's pseudonym when the helpline names none; {extension} is its chat_receiver",
+    default: "Counselor {extension}",
+  },
   {
     name: "BRIDGE_RETRY_SCHEDULE_S",
     description: "waits between delivery retry rounds, seconds, comma-separated; then the dead letter",
@@ -87,6 +113,9 @@ const consumersSchema = z.array(
     password: z.string().min(8, "passwords must be at least 8 characters"),
     sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
     signingSecrets: z.array(z.string().min(1)).optional(),
+    api_keys: z
+      .array(z.string().regex(/^sha256:[0-9a-fA-F]{64}$/, "expected sha256:<64 hex>: run `openchs-bridge api-key`"))
+      .optional(),
   }),
 );
 
@@ -116,13 +145,28 @@ export const envSchema = z.object({
       // Name the path, never the value: it holds passwords.
       ctx.addIssue({
         code: "custom",
-        message: `BRIDGE_CONSUMERS[${issue.path.join("].")}: ${issue.message.replace(/, received .*/, "")}`,
+        message: `BRIDGE_CONSUMERS${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message.replace(/, received .*/, "")}`,
       });
       return z.NEVER;
     }
-    return parsed.data;
+    // The bridge's option is `apiKeys`; the JSON says `api_keys`.
+    return parsed.data.map(({ api_keys, ...consumer }) => (api_keys ? { ...consumer, apiKeys: api_keys } : consumer));
   }),
   BRIDGE_TOKEN_TTL: int("BRIDGE_TOKEN_TTL", 1, 31_536_000).default(3600),
+  BRIDGE_LOGIN_MAX_FAILURES: int("BRIDGE_LOGIN_MAX_FAILURES", 1, 1_000_000).default(5),
+  BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: int("BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS", 1, 1_000_000).default(100),
+  BRIDGE_LOGIN_WINDOW_S: int("BRIDGE_LOGIN_WINDOW_S", 1, 86_400).default(300),
+  BRIDGE_TRUSTED_PROXIES: z
+    .string()
+    .transform((text) => text.split(",").map((s) => s.trim()))
+    .refine(
+      // The bridge checks each entry exactly; this catches names and typos with the variable named.
+      (list) =>
+        list.every((entry) => /^(\d{1,3}(\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(\/\d{1,3})?$/.test(entry)),
+      "BRIDGE_TRUSTED_PROXIES must list IP addresses or CIDRs separated by commas, e.g. 127.0.0.1,10.0.0.0/8,::1",
+    )
+    .optional(),
+  BRIDGE_FORWARDED_HEADER: z.enum(["x-forwarded-for", "forwarded"]).default("x-forwarded-for"),
   BRIDGE_MAX_BODY_BYTES: int("BRIDGE_MAX_BODY_BYTES", 1024, 100 * 1024 * 1024).default(1_048_576),
   HELPLINE_URL: url("HELPLINE_URL"),
   HELPLINE_USERNAME: z.string({ message: "HELPLINE_USERNAME is required" }).min(1),
@@ -136,6 +180,10 @@ export const envSchema = z.object({
   CHATBOT_ACK_TOKEN: z.string().min(1).optional(),
   HUNT_TIMEOUT_S: int("HUNT_TIMEOUT_S", 1, 86_400).default(120),
   HUNT_MAX: int("HUNT_MAX", 0, 100).default(3),
+  BRIDGE_COUNSELOR_NAME_TEMPLATE: z
+    .string()
+    .max(100, "BRIDGE_COUNSELOR_NAME_TEMPLATE must be at most 100 characters")
+    .default("Counselor {extension}"),
   BRIDGE_RETRY_SCHEDULE_S: z
     .string()
     .regex(
@@ -195,6 +243,12 @@ export function loadConfig(env: Record<string, string | undefined>): GatewayConf
       `${variable} is required when TICKETER_API_TOKEN is set (style B): ${describe(variable)}`,
     );
   }
+  if (config.BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS < config.BRIDGE_LOGIN_MAX_FAILURES) {
+    throw new ConfigError(
+      "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+      "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS must be at least BRIDGE_LOGIN_MAX_FAILURES: else one consumer's failures lock every consumer of its address out",
+    );
+  }
   return config;
 }
 
@@ -232,10 +286,13 @@ export function helpText(): string {
   return [
     "Usage: openchs-bridge serve",
     "       openchs-bridge erase <conversation_id>…",
+    "       openchs-bridge api-key [--json]",
     "",
     "serve runs the gateway, configured from the environment (a .env file in the working directory is",
     "read when present; variables already set win). erase deletes conversations, with their messages",
-    "and pending deliveries, from the same BRIDGE_STORE (erasure on request).",
+    "and pending deliveries, from the same BRIDGE_STORE (erasure on request). api-key prints a new",
+    "API key for a consumer (a RapidPro flow sends it as `Authorization: Token <key>`; it never",
+    'expires) and the "sha256:…" hash to add to that consumer\'s "api_keys" in BRIDGE_CONSUMERS.',
     "",
     "Variables:",
     ...lines,

@@ -174,7 +174,8 @@ describe("end to end through the real clients", () => {
     await g.bridge.runDue();
     expect(up.msgs).toEqual([
       expect.objectContaining({
-        channel: "chat",
+        // The conversation's chat_channel (WENI by default), as the legacy gateway gave it.
+        channel: "WENI",
         session_id: "conv_1",
         message_id: "c1",
         from: CONTACT,

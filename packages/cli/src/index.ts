@@ -15,7 +15,7 @@ export {
   VARIABLES,
   type VariableDoc,
 } from "./config";
-export { toNodeListener, type WebHandler } from "./node-http";
+export { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-http";
 export { type LogSink, type RequestLogLine, withRequestLog } from "./request-log";
 export { type RunningGateway, startGateway } from "./serve";
 export { openStore } from "./store";

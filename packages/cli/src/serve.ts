@@ -30,7 +30,11 @@ export async function startGateway(
   const composed = composeGateway(config, options.fetch ? { fetch: options.fetch } : {});
   options.onComposed?.(composed);
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const handler = config.BRIDGE_LOG === "json" ? withRequestLog(composed.bridge.handler, log) : composed.bridge.handler;
+  // Client addresses are personal data: logged only when the bridge shows text.
+  const handler =
+    config.BRIDGE_LOG === "json"
+      ? withRequestLog(composed.bridge.handler, log, { includeAddress: composed.bridge.options.includeText })
+      : composed.bridge.handler;
   // Node checks these timeouts every `connectionsCheckingInterval` (30 s by default), which let a
   // slowloris connection live up to 45 s instead of 15: check every second.
   const server = createServer({ connectionsCheckingInterval: 1000 }, toNodeListener(handler));

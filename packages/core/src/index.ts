@@ -1,3 +1,4 @@
+export { API_KEY_HASH_PATTERN, apiKeyHash } from "./auth/api-keys";
 export type { AuthenticatedConsumer, IssuedToken } from "./auth/consumer-auth";
 export type { AckInput, AckResult, InboundClientMessage, InboundCounselorMessage } from "./bridge/conversation-service";
 export { type Bridge, type BridgeConversations, createBridge } from "./bridge/create-bridge";
@@ -71,6 +72,8 @@ export type {
   ConversationsPort,
   OpenConversationInput,
   OpenConversationResult,
+  ReopenConversationInput,
+  ReopenConversationResult,
 } from "./ports/conversations-port";
 export type { HelplineMessage, HelplineTarget } from "./ports/helpline-target";
 export type { AckNotice, CloseNotice, DeliveryContext } from "./ports/notices";

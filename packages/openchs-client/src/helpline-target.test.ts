@@ -43,6 +43,7 @@ const message: HelplineMessage = {
   text: "I am not safe at home",
   attachments: [{ url: "https://cdn.test/img/pic.jpg", content_type: "image/jpeg" }],
   from: "contact-uuid-1",
+  channel: "WENI",
   senderName: "Kid",
   sentAt: "2026-03-01T10:00:00.000Z",
 };
@@ -60,7 +61,7 @@ describe("OpenCHS helpline target", () => {
     await createOpenChsHelplineTarget({ client: client() }).deliverMessage(message, ctx());
     expect(bodies).toEqual([
       {
-        channel: "chat",
+        channel: "WENI",
         session_id: "conv_1",
         message_id: "wm-7",
         from: "contact-uuid-1",
@@ -71,6 +72,31 @@ describe("OpenCHS helpline target", () => {
         media_filename: "pic.jpg",
       },
     ]);
+  });
+
+  it("gives msg/ the conversation's channel, which the helpline echoes back as chat_channel", async () => {
+    const target = createOpenChsHelplineTarget({ client: client() });
+    await target.deliverMessage({ ...message, channel: "WHATSAPP" }, ctx());
+    await target.deliverMessage({ ...message, messageId: "wm-8", channel: "FACEBOOK" }, ctx());
+    expect(bodies.map((b) => b.channel)).toEqual(["WHATSAPP", "FACEBOOK"]);
+  });
+
+  it("puts a shared location in the text as a [location] line, never in the media slot", async () => {
+    await createOpenChsHelplineTarget({ client: client() }).deliverMessage(
+      {
+        ...message,
+        attachments: [
+          { url: "geo:-1.28,36.81", content_type: "geo" },
+          { url: "https://cdn.test/img/pic.jpg", content_type: "image/jpeg" },
+        ],
+      },
+      ctx(),
+    );
+    expect(bodies[0]).toMatchObject({
+      message: "I am not safe at home\n[location] -1.28,36.81",
+      media_url: "https://cdn.test/img/pic.jpg",
+      media_mime: "image/jpeg",
+    });
   });
 
   it("uses the configured channel and the client's encoding", async () => {
@@ -112,7 +138,7 @@ describe("OpenCHS helpline target", () => {
     await target.notifyClose(close, ctx());
     await target.notifyClose({ ...close, closedBy: "system", reason: undefined }, ctx());
     expect(bodies[0]).toEqual({
-      channel: "chat",
+      channel: "WENI",
       session_id: "conv_1",
       message_id: "conv_1#close",
       from: "contact-uuid-1",

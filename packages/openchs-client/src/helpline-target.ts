@@ -11,7 +11,11 @@ export interface RenotifyRound {
 export interface OpenChsHelplineTargetOptions {
   /** The helpline client the target sends with (only `sendMessage` is used). */
   client: Pick<OpenChsHelplineClient, "sendMessage">;
-  /** The helpline channel of the messages. Default `chat`. */
+  /**
+   * Overrides the `channel` of every message. Default: the conversation's channel (its first
+   * message's `chat_channel`, `WENI` by default), as the legacy gateway sent it. The helpline echoes
+   * the channel back as `chat_channel` on counselor replies.
+   */
   channel?: string | undefined;
   /**
    * The text of the message that tells the counselor the conversation was closed. A template with
@@ -25,6 +29,9 @@ export interface OpenChsHelplineTargetOptions {
    */
   renotifyPrefix?: string | ((round: RenotifyRound) => string) | undefined;
 }
+
+/** The channel the legacy gateway gave the helpline, when nothing says otherwise. */
+const LEGACY_CHANNEL = "WENI";
 
 /** The default re-notification marker. */
 export const DEFAULT_RENOTIFY_PREFIX = "[re-notify {round}/{of}] ";
@@ -43,7 +50,6 @@ export const DEFAULT_RENOTIFY_PREFIX = "[re-notify {round}/{of}] ";
  */
 export function createOpenChsHelplineTarget(options: OpenChsHelplineTargetOptions): HelplineTarget {
   const { client } = options;
-  const channel = options.channel ?? "chat";
   const renotifyPrefix = options.renotifyPrefix ?? DEFAULT_RENOTIFY_PREFIX;
   const closeText = options.closeText ?? defaultCloseText;
 
@@ -53,7 +59,7 @@ export function createOpenChsHelplineTarget(options: OpenChsHelplineTargetOption
       const text = message.text ?? "";
       await client.sendMessage(
         {
-          channel,
+          channel: options.channel ?? (message.channel || LEGACY_CHANNEL),
           session_id: message.conversationId,
           message_id: renotify ? `${message.messageId}#renotify-${renotify.round}` : message.messageId,
           from: message.from,
@@ -68,7 +74,7 @@ export function createOpenChsHelplineTarget(options: OpenChsHelplineTargetOption
     async notifyClose(close: CloseNotice, context: DeliveryContext) {
       await client.sendMessage(
         {
-          channel,
+          channel: options.channel ?? close.channel ?? LEGACY_CHANNEL,
           session_id: close.conversationId,
           message_id: `${close.conversationId}#close`,
           from: close.contact || "system",

@@ -2,10 +2,12 @@ import { sha256HexSync } from "../bridge/hash";
 import type { ConsumerConfig } from "../bridge/options";
 import type { ChatSource } from "../domain/model";
 import { BridgeError } from "../errors/bridge-error";
+import { rateLimitKey } from "../gateway/client-address";
 import type { Clock } from "../ports/clock";
 import { timingSafeEqualStrings } from "../signing/timing-safe-equal";
 import type { Store } from "../store/store";
-import { LoginLimiter } from "./login-limiter";
+import { ApiKeys } from "./api-keys";
+import { type LoginRateLimit, LoginThrottle } from "./login-throttle";
 
 /** The caller of a request, once authenticated. */
 export interface AuthenticatedConsumer {
@@ -20,7 +22,11 @@ export interface IssuedToken {
   expires_at: string;
 }
 
-type AuthFailure = (reason: string, consumer?: string) => void;
+/**
+ * Told of every refusal: `consumer` only when it names a configured consumer (a username typed
+ * wrong may be a password), `address` (the client's) for refused logins.
+ */
+type AuthFailure = (reason: string, consumer?: string, address?: string) => void;
 
 /**
  * How long a token the store has confirmed is trusted without asking the store again. A revocation
@@ -38,13 +44,15 @@ interface VerifiedToken {
 }
 
 /**
- * Consumers and their tokens: `token/` logins (constant-time password check, failures rate
- * limited per consumer and per address), random time-bound tokens stored only as SHA-256 hashes,
- * revocation, and the `Authorization: Token|Bearer` check of every other call.
+ * Consumers and their credentials: `token/` logins (constant-time password check, failures rate
+ * limited per (username, address) pair and per address), random time-bound tokens stored only as
+ * SHA-256 hashes, revocation, API keys that never expire (checked in memory), and the
+ * `Authorization: Token|Bearer` check of every other call.
  */
 export class ConsumerAuth {
   private readonly consumers: Map<string, ConsumerConfig & { passwordHash: string }>;
-  private readonly limiter: LoginLimiter;
+  private readonly throttle: LoginThrottle;
+  private readonly apiKeys: ApiKeys;
   /** Token hash → what the store said of it, for {@link VERIFIED_TOKEN_CACHE_MS}: no store round trip per request. */
   private readonly verified = new Map<string, VerifiedToken>();
   /** Bumped by every revocation: a lookup that overlapped one does not fill the cache. */
@@ -55,32 +63,41 @@ export class ConsumerAuth {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly ttlMs: number,
-    limit: { max: number; windowMs: number },
+    limit: LoginRateLimit,
     private readonly onFailure: AuthFailure,
   ) {
     this.consumers = new Map(consumers.map((c) => [c.username, { ...c, passwordHash: sha256HexSync(c.password) }]));
-    this.limiter = new LoginLimiter(limit.max, limit.windowMs, () => clock.now());
+    this.throttle = new LoginThrottle(limit, () => clock.now());
+    this.apiKeys = new ApiKeys(consumers);
   }
 
+  /**
+   * A `token/` login. `address` is the client's (after trusted proxies): failures are counted per
+   * (username, address) and per address, so one caller's wrong password never refuses another's
+   * right one until the address as a whole is over its ceiling. Costs one store write (the token).
+   */
   async login(username: string, password: string, address: string | undefined): Promise<IssuedToken> {
-    const keys = [`user:${username}`, ...(address ? [`addr:${address}`] : [])];
-    const wait = Math.max(0, ...keys.map((k) => this.limiter.retryAfterS(k) ?? 0));
-    if (wait > 0) {
-      this.onFailure("rate_limited", username);
-      throw new BridgeError("rate_limited", "too many failed logins; try again later", { retryAfterS: wait });
-    }
+    const key = address === undefined ? undefined : rateLimitKey(address);
     const consumer = this.consumers.get(username);
+    const known = consumer ? username : undefined;
+    const refused = this.throttle.check(username, key);
+    if (refused) {
+      this.onFailure("rate_limited", known, address);
+      throw new BridgeError("rate_limited", "too many failed logins; try again later", {
+        retryAfterS: refused.retryAfterS,
+      });
+    }
     // Hash both sides so the comparison takes the same time whatever the lengths, and compare
     // even for an unknown user so its timing does not reveal which usernames exist.
     const given = sha256HexSync(password);
     const expected = consumer ? consumer.passwordHash : sha256HexSync(`unknown-user:${username}`);
     const ok = timingSafeEqualStrings(given, expected) && consumer !== undefined;
     if (!ok) {
-      for (const key of keys) this.limiter.fail(key);
-      this.onFailure("invalid_credentials", consumer ? username : undefined);
+      this.throttle.failed(username, key);
+      this.onFailure("invalid_credentials", known, address);
       throw new BridgeError("invalid_credentials", "unable to log in with the credentials given");
     }
-    for (const key of keys) this.limiter.succeed(key);
+    this.throttle.succeeded(username, key);
     return this.issue(username);
   }
 
@@ -115,7 +132,8 @@ export class ConsumerAuth {
   }
 
   /**
-   * Checks `Authorization: Token <t>` (or `Bearer <t>`). A token the store confirmed is trusted for
+   * Checks `Authorization: Token <t>` (or `Bearer <t>`): an API key of a consumer (in memory, no
+   * store access), else a token. A token the store confirmed is trusted for
    * {@link VERIFIED_TOKEN_CACHE_MS} (never past its expiry) without asking the store again.
    */
   async authenticate(header: string | null): Promise<AuthenticatedConsumer> {
@@ -129,6 +147,9 @@ export class ConsumerAuth {
     }
     // Lookup by hash: the stored value is never the token, and a hash lookup needs no comparison of secrets.
     const hash = sha256HexSync(match[2]!);
+    const keyOwner = this.apiKeys.consumerOf(hash);
+    const keyConsumer = keyOwner === undefined ? undefined : this.consumers.get(keyOwner);
+    if (keyConsumer) return authenticated(keyConsumer);
     const now = this.clock.now();
     const cached = this.verified.get(hash);
     // `until` is never past the token's expiry.

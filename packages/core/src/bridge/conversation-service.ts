@@ -1,11 +1,12 @@
-import type {
-  Attachment,
-  ClosedBy,
-  Conversation,
-  ConversationOrigin,
-  Message,
-  MessageDirection,
-  OutboxLane,
+import {
+  type Attachment,
+  type ClosedBy,
+  type Conversation,
+  type ConversationOrigin,
+  DEFAULT_CHANNEL,
+  type Message,
+  type MessageDirection,
+  type OutboxLane,
 } from "../domain/model";
 import {
   applyConversationEvent,
@@ -19,6 +20,8 @@ import type {
   CloseResult,
   OpenConversationInput,
   OpenConversationResult,
+  ReopenConversationInput,
+  ReopenConversationResult,
 } from "../ports/conversations-port";
 import { StoreConflictError, StoreUnavailableError } from "../store/errors";
 import type { StoreTx } from "../store/store";
@@ -36,6 +39,8 @@ export interface InboundClientMessage {
   /** The reply address; required when the conversation is new. */
   contact?: string | undefined;
   receiver?: string | undefined;
+  /** `chat_channel`: the first message's becomes the conversation's channel (default `WENI`). */
+  channel?: string | undefined;
   location?: string | undefined;
   risk?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
@@ -51,6 +56,8 @@ export interface InboundCounselorMessage {
   attachments?: Attachment[] | undefined;
   counselorName?: string | undefined;
   counselorExtension?: string | undefined;
+  /** `chat_channel` as the helpline echoed it: kept with the message, whatever it is. */
+  channel?: string | undefined;
 }
 
 export interface AckInput {
@@ -159,6 +166,7 @@ export class ConversationService {
             attachments: input.attachments,
             senderName: input.counselorName,
             receiver: input.counselorExtension,
+            channel: input.channel,
           },
           textHash,
           now,
@@ -345,7 +353,11 @@ export class ConversationService {
 
   /** A new conversation in `requested`, routed to the helpline that serves it. */
   private newConversation(
-    input: Omit<OpenConversationInput, "contact"> & { contact: string; risk?: string | undefined },
+    input: Omit<OpenConversationInput, "contact"> & {
+      contact: string;
+      risk?: string | undefined;
+      channel?: string | undefined;
+    },
     at: string,
   ): Conversation {
     return {
@@ -354,6 +366,8 @@ export class ConversationService {
       origin: input.origin,
       helpline: this.pickHelpline(input),
       contact: input.contact,
+      // An empty chat_channel is no channel: the legacy gateway's default then.
+      channel: input.channel || DEFAULT_CHANNEL,
       clientName: input.clientName,
       location: input.location,
       risk: input.risk,
@@ -429,6 +443,7 @@ export class ConversationService {
       attachments?: Attachment[] | undefined;
       senderName?: string | undefined;
       receiver?: string | undefined;
+      channel?: string | undefined;
     },
     textHash: string,
     now: number,
@@ -446,6 +461,7 @@ export class ConversationService {
       attachments: content.attachments ?? [],
       senderName: content.senderName,
       receiver: content.receiver,
+      ...(content.channel ? { channel: content.channel } : {}),
       textHash,
       status: "accepted" as const,
       createdAtMs: now,
@@ -537,6 +553,101 @@ export class ConversationService {
         });
       }
     }
+  }
+
+  /**
+   * Reopens a ticket's conversation (style B: mailroom reopened the ticket). Closed is final, so a
+   * NEW conversation continues the newest one of the chain when that one is closed: same contact,
+   * helpline, channel and ticket, back in `requested` (hunting starts with its first message),
+   * linked both ways (`reopenedFrom`, `reopenedTo`) and with `metadata.reopened_from` for the
+   * helpline. When the newest one is still open, nothing is created. One transaction, so a retry
+   * either finds the link made or makes it.
+   */
+  async reopen(input: ReopenConversationInput): Promise<ReopenConversationResult> {
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(input.newConversationId)) {
+      throw new BridgeError("invalid_field", "the new conversation id must be 1-100 of [A-Za-z0-9_-]", {
+        field: "conversation_id",
+      });
+    }
+    let created = false;
+    const conversation = await this.withRetryOnConflict(async (tx) => {
+      created = false;
+      const at = this.nowIso();
+      const named = await this.requireConversation(tx, input.conversationId);
+      const newest = await this.newestOf(tx, named);
+      if (newest.state !== "closed") return newest;
+      if (!this.options.helplines.has(newest.helpline)) {
+        throw new BridgeError("invalid_field", "the helpline that served this conversation is not configured", {
+          field: "helpline",
+        });
+      }
+      if (await tx.getConversation(input.newConversationId)) {
+        throw new BridgeError("invalid_field", "a conversation with the new conversation id exists already", {
+          field: "conversation_id",
+        });
+      }
+      // Everything that says who and where (contact, helpline, channel, ticket…) carries over;
+      // everything of the old one's life (state, counselor, hunting, close) starts again.
+      const fresh: Conversation = {
+        ...newest,
+        id: input.newConversationId,
+        state: "requested",
+        metadata: { ...newest.metadata, ...input.metadata, reopened_from: newest.id },
+        // Mailroom keeps naming the ticket by the external_id it was given: the callbacks of the
+        // new conversation must too (the named conversation's id, for tickets stored without one).
+        ...(newest.ticket ? { ticket: { ...newest.ticket, externalId: newest.ticket.externalId ?? named.id } } : {}),
+        reopenedFrom: newest.id,
+        reopenedTo: undefined,
+        counselorName: undefined,
+        counselorExtension: undefined,
+        huntCount: 0,
+        huntDeadline: undefined,
+        closedBy: undefined,
+        closeReason: undefined,
+        closedAt: undefined,
+        createdAt: at,
+        updatedAt: at,
+        version: 1,
+      };
+      await tx.insertConversation(fresh);
+      await this.save(tx, newest, { ...newest, reopenedTo: fresh.id }, at);
+      created = true;
+      return fresh;
+    });
+    if (created) {
+      this.emit("conversation.requested", {
+        conversationId: conversation.id,
+        helpline: conversation.helpline,
+        origin: conversation.origin,
+      });
+    }
+    return {
+      conversationId: conversation.id,
+      created,
+      state: conversation.state,
+      createdAt: conversation.createdAt,
+      ...(conversation.reopenedFrom !== undefined ? { reopenedFrom: conversation.reopenedFrom } : {}),
+    };
+  }
+
+  /** The conversation that answers now for `conversationId` (reopen links followed); undefined when unknown. */
+  async current(conversationId: string): Promise<string | undefined> {
+    return this.withRetryOnConflict(async (tx) => {
+      const conversation = await tx.getConversation(conversationId);
+      return conversation ? (await this.newestOf(tx, conversation)).id : undefined;
+    });
+  }
+
+  /** Follows `reopenedTo` links to the newest conversation of a chain. */
+  private async newestOf(tx: StoreTx, conversation: Conversation): Promise<Conversation> {
+    let newest = conversation;
+    // Bounded: one link per reopen, and a cycle (a corrupted store) must not hang a request.
+    for (let hops = 0; newest.reopenedTo !== undefined && hops < 1000; hops++) {
+      const next = await tx.getConversation(newest.reopenedTo);
+      if (!next) break; // erased on request: the chain ends at the last one kept
+      newest = next;
+    }
+    return newest;
   }
 }
 

@@ -81,7 +81,9 @@ export function createBridge(input: BridgeOptions): Bridge {
     options.clock,
     options.tokenTtlMs,
     options.loginRateLimit,
-    (reason, consumer) => events.emit("auth.failure", { reason, consumer }),
+    // The client's address is personal data: in the event only when text is on.
+    (reason, consumer, address) =>
+      events.emit("auth.failure", { reason, consumer, ...(options.includeText && address ? { address } : {}) }),
   );
 
   const conversations: BridgeConversations = {
@@ -94,6 +96,8 @@ export function createBridge(input: BridgeOptions): Bridge {
     acceptClientMessage: (input: InboundClientMessage) => service.acceptClientMessage(input),
     acceptCounselorMessage: (input) => service.acceptCounselorMessage(input),
     close: async (input) => service.close(input.conversationId, input.closedBy, input.reason),
+    reopen: (input) => service.reopen(input),
+    current: (id) => service.current(id),
     ack: (input) => service.ack(input),
     erase: (id) => options.store.deleteConversation(id),
     purgeClosedBefore: (date) => options.store.purgeClosedBefore(date.toISOString()),

@@ -62,6 +62,11 @@ export interface BridgeEventMap {
   "hunt.timeout": { conversationId: string; round: number; of: number; exhausted: boolean };
   /** A retention sweep deleted `conversations` closed before `closedBefore` (ISO), with their messages. */
   "retention.purged": { conversations: number; closedBefore: string };
+  /**
+   * A refused credential: a login (`invalid_credentials`, `rate_limited`), a token, a signature.
+   * `consumer` only when it names a configured consumer (never a mistyped username, which may be a
+   * password); `address`, the client's, only with `events.includeText` (it is personal data).
+   */
   "auth.failure": { reason: string; consumer?: string | undefined; address?: string | undefined };
   /** Something in the background work failed unexpectedly (e.g. the store); the work is retried. */
   error: { where: string; error: EventError };

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { API_KEY_HASH_PATTERN } from "../auth/api-keys";
 import type { ChatSource } from "../domain/model";
+import { type AddressRange, type ForwardedHeader, parseAddressRange } from "../gateway/client-address";
 import type { ChatbotTarget } from "../ports/chatbot-target";
 import type { Clock } from "../ports/clock";
 import type { ConversationsPort } from "../ports/conversations-port";
@@ -37,6 +39,12 @@ export interface ConsumerConfig {
    * consumer must carry a valid `webhook-signature` over its raw body.
    */
   signingSecrets?: string[] | undefined;
+  /**
+   * API keys, as `sha256:<64 hex>` of each key (several during rotation): sent like a token
+   * (`Authorization: Token <key>`), they never expire; removing one revokes it. For callers that
+   * cannot keep a token between calls, such as RapidPro flows. `openchs-bridge api-key` makes one.
+   */
+  apiKeys?: string[] | undefined;
 }
 
 /** Options of `createBridge`. Validated once at construction; a bad option throws `BridgeConfigError`. */
@@ -62,6 +70,12 @@ export interface BridgeOptions {
   maxBodyBytes?: number | undefined;
   /** Without `message_id`, identical text in the same conversation within this window is a duplicate. Default 5000 ms. */
   duplicateWindowMs?: number | undefined;
+  /**
+   * The counselor's pseudonym when the helpline gives none: its PHP sends counselor replies without
+   * `sender_name`, and no `read` ack named one. A template with `{extension}` (the reply's
+   * `chat_receiver`), or a function of it. Default `"Counselor {extension}"`.
+   */
+  counselorNameTemplate?: string | ((extension: string) => string) | undefined;
   hunting?:
     | {
         /** Seconds to wait for a counselor to read before re-notifying. Default 120. */
@@ -110,8 +124,21 @@ export interface BridgeOptions {
         sweepIntervalS?: number | undefined;
       }
     | undefined;
-  /** Failed logins allowed per consumer and per address within the window. Default 5 per 300 s. */
-  loginRateLimit?: { max?: number | undefined; windowS?: number | undefined } | undefined;
+  /**
+   * Failed logins allowed within `windowS` (default 300): `max` per (username, client address) pair
+   * (default 5), `maxPerAddress` per client address whatever the username (default 100, at least `max`).
+   */
+  loginRateLimit?:
+    | { max?: number | undefined; maxPerAddress?: number | undefined; windowS?: number | undefined }
+    | undefined;
+  /**
+   * Reverse proxies whose forwarding header is believed (IPs and CIDRs, IPv4 and IPv6): when a
+   * request comes from one, the client address is read from `forwardedHeader`, walking from the
+   * right past trusted hops. Default none: the connection's peer is the client.
+   */
+  trustedProxies?: string[] | undefined;
+  /** The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239). */
+  forwardedHeader?: ForwardedHeader | undefined;
   events?: { /** Put message text in event payloads. Default false. */ includeText?: boolean | undefined } | undefined;
   clock?: Clock | undefined;
   /** This instance's id in leases. Default a random id. */
@@ -148,6 +175,9 @@ const consumerSchema = z.object({
   password: z.string().min(8, "passwords must be at least 8 characters"),
   sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
   signingSecrets: z.array(z.string().min(1)).min(1).optional(),
+  apiKeys: z
+    .array(z.string().regex(API_KEY_HASH_PATTERN, "expected sha256:<64 hex> (make one with `openchs-bridge api-key`)"))
+    .optional(),
 });
 
 const optionsSchema = z.object({
@@ -168,6 +198,7 @@ const optionsSchema = z.object({
   tokenTtlS: positive.optional(),
   maxBodyBytes: z.number().int().positive().optional(),
   duplicateWindowMs: nonNegativeInt.optional(),
+  counselorNameTemplate: z.union([z.string().min(1).max(100), fn]).optional(),
   hunting: z
     .object({
       timeoutS: positive.optional(),
@@ -187,7 +218,15 @@ const optionsSchema = z.object({
     })
     .optional(),
   retention: z.object({ closedAfterDays: positive, sweepIntervalS: positive.optional() }).optional(),
-  loginRateLimit: z.object({ max: z.number().int().positive().optional(), windowS: positive.optional() }).optional(),
+  loginRateLimit: z
+    .object({
+      max: z.number().int().positive().optional(),
+      maxPerAddress: z.number().int().positive().optional(),
+      windowS: positive.optional(),
+    })
+    .optional(),
+  trustedProxies: z.array(z.string()).optional(),
+  forwardedHeader: z.enum(["x-forwarded-for", "forwarded"]).optional(),
   events: z.object({ includeText: z.boolean().optional() }).optional(),
   clock: hasMethods("now").optional(),
   workerId: z.string().min(1).optional(),
@@ -206,6 +245,8 @@ export interface ResolvedOptions {
   tokenTtlMs: number;
   maxBodyBytes: number;
   duplicateWindowMs: number;
+  /** The counselor's pseudonym from an extension (`counselorNameTemplate` rendered). */
+  counselorNameFor: (extension: string) => string;
   hunting: {
     timeoutMs: number;
     max: number;
@@ -223,7 +264,9 @@ export interface ResolvedOptions {
   };
   /** Undefined when conversations are kept until erased. */
   retention: { closedAfterMs: number; sweepIntervalMs: number } | undefined;
-  loginRateLimit: { max: number; windowMs: number };
+  loginRateLimit: { max: number; maxPerAddress: number; windowMs: number };
+  trustedProxies: AddressRange[];
+  forwardedHeader: ForwardedHeader;
   includeText: boolean;
   clock: Clock;
   workerId: string;
@@ -244,6 +287,40 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
       }
     }
   });
+  const apiKeyOwners = new Map<string, string>();
+  input.consumers.forEach((consumer, i) => {
+    (consumer.apiKeys ?? []).forEach((hash, j) => {
+      const owner = apiKeyOwners.get(hash.toLowerCase());
+      if (owner !== undefined && owner !== consumer.username) {
+        throw new BridgeConfigError(
+          `consumers.${i}.apiKeys.${j}`,
+          `this key is also ${owner}'s: each key is one consumer's`,
+        );
+      }
+      apiKeyOwners.set(hash.toLowerCase(), consumer.username);
+    });
+  });
+  const trustedProxies = (input.trustedProxies ?? []).map((entry, i) => {
+    const range = parseAddressRange(entry);
+    if (!range) {
+      throw new BridgeConfigError(
+        `trustedProxies.${i}`,
+        "expected an IP address or a CIDR, e.g. 10.0.0.0/8 or fd00::/8",
+      );
+    }
+    return range;
+  });
+  const loginRateLimit = {
+    max: input.loginRateLimit?.max ?? 5,
+    maxPerAddress: input.loginRateLimit?.maxPerAddress ?? 100,
+    windowMs: (input.loginRateLimit?.windowS ?? 300) * 1000,
+  };
+  if (loginRateLimit.maxPerAddress < loginRateLimit.max) {
+    throw new BridgeConfigError(
+      "loginRateLimit.maxPerAddress",
+      `must be at least loginRateLimit.max (${loginRateLimit.max}): else one consumer's failures lock every consumer of its address out`,
+    );
+  }
   const helplines = new Map<string, HelplineTarget>(
     isTarget(input.helplines) ? [["default", input.helplines]] : Object.entries(input.helplines),
   );
@@ -266,6 +343,7 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
     tokenTtlMs: (input.tokenTtlS ?? 3600) * 1000,
     maxBodyBytes: input.maxBodyBytes ?? 1024 * 1024,
     duplicateWindowMs: input.duplicateWindowMs ?? 5000,
+    counselorNameFor: counselorNameRenderer(input.counselorNameTemplate ?? DEFAULT_COUNSELOR_NAME_TEMPLATE),
     hunting: {
       timeoutMs: (input.hunting?.timeoutS ?? 120) * 1000,
       max: input.hunting?.max ?? 3,
@@ -282,7 +360,9 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
       pollMs: d.pollMs ?? 1000,
     },
     retention,
-    loginRateLimit: { max: input.loginRateLimit?.max ?? 5, windowMs: (input.loginRateLimit?.windowS ?? 300) * 1000 },
+    loginRateLimit,
+    trustedProxies,
+    forwardedHeader: input.forwardedHeader ?? "x-forwarded-for",
     includeText: input.events?.includeText ?? false,
     clock: input.clock ?? { now: () => Date.now() },
     workerId: input.workerId ?? `bridge-${crypto.randomUUID().slice(0, 8)}`,
@@ -304,6 +384,14 @@ function resolveRetention(retention: BridgeOptions["retention"], schedule: numbe
       ? retention.sweepIntervalS * 1000
       : Math.max(1000, Math.min(3_600_000, closedAfterMs / 4));
   return { closedAfterMs, sweepIntervalMs };
+}
+
+/** The default of `counselorNameTemplate`. */
+export const DEFAULT_COUNSELOR_NAME_TEMPLATE = "Counselor {extension}";
+
+function counselorNameRenderer(template: string | ((extension: string) => string)): (extension: string) => string {
+  if (typeof template === "function") return template;
+  return (extension) => template.replaceAll("{extension}", extension);
 }
 
 function isTarget(value: BridgeOptions["helplines"]): value is HelplineTarget {

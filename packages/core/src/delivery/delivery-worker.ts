@@ -2,7 +2,14 @@ import pRetry, { AbortError } from "p-retry";
 import { type ConversationService, VersionConflict } from "../bridge/conversation-service";
 import type { BridgeEvents } from "../bridge/events";
 import type { ResolvedOptions } from "../bridge/options";
-import type { ClosedBy, Conversation, Message, OutboxJob, OutboxLane } from "../domain/model";
+import {
+  type ClosedBy,
+  type Conversation,
+  conversationChannel,
+  type Message,
+  type OutboxJob,
+  type OutboxLane,
+} from "../domain/model";
 import { applyConversationEvent, messageTransition } from "../domain/state-machine";
 import type { DeliveryContext } from "../ports/notices";
 import { classifyFailure, type FailureInfo } from "./classify-failure";
@@ -234,6 +241,7 @@ export class DeliveryWorker {
             text: m.text,
             attachments: m.attachments,
             from: conversation.contact,
+            channel: conversationChannel(conversation),
             senderName: m.senderName,
             receiver: m.receiver,
             location: conversation.location,
@@ -259,7 +267,7 @@ export class DeliveryWorker {
               contact: conversation.contact,
               text: m.text,
               attachments: m.attachments,
-              counselorName: m.senderName ?? conversation.counselorName,
+              counselorName: this.counselorName(m, conversation),
               counselorExtension: m.receiver ?? conversation.counselorExtension,
               sentAt: m.createdAt,
               ticket: conversation.ticket,
@@ -277,6 +285,7 @@ export class DeliveryWorker {
           closedBy: p.closedBy,
           reason: p.reason,
           closedAt: conversation.closedAt ?? job.createdAt,
+          channel: conversationChannel(conversation),
           ticket: conversation.ticket,
         };
         await (job.lane === "helpline" ? helpline : chatbot).notifyClose(notice, context);
@@ -295,6 +304,18 @@ export class DeliveryWorker {
         return;
       }
     }
+  }
+
+  /**
+   * The pseudonym a counselor reply is shown with: the reply's own `sender_name`, else the one a
+   * `read` ack gave the conversation, else the extension by `counselorNameTemplate` (the helpline's
+   * PHP sends neither name). Undefined only when no extension is known either.
+   */
+  private counselorName(m: Message, conversation: Conversation): string | undefined {
+    const known = m.senderName || conversation.counselorName;
+    if (known) return known;
+    const extension = m.receiver || conversation.counselorExtension;
+    return extension ? this.options.counselorNameFor(extension) : undefined;
   }
 
   private async recordSuccess(job: OutboxJob, attempts: number): Promise<void> {

@@ -33,6 +33,13 @@ export interface Conversation {
   helpline: string;
   /** The chatbot's reply address: the RapidPro contact UUID (`chat_sender`). */
   contact: string;
+  /**
+   * The conversation's channel: the `chat_channel` of its first client message (`WENI` when it had
+   * none). Given to the helpline as `channel` on `msg/`, which the helpline echoes back as
+   * `chat_channel` on counselor replies. Absent on conversations stored before it existed: read as
+   * `WENI` (see {@link conversationChannel}).
+   */
+  channel?: string | undefined;
   /** The client's pseudonym, when the chatbot gave one. */
   clientName?: string | undefined;
   /** The counselor's pseudonym, known once a counselor read or replied. */
@@ -42,8 +49,17 @@ export interface Conversation {
   location?: string | undefined;
   risk?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
-  /** Style B only: the mailroom ticket this conversation answers. */
-  ticket?: { ticketId: string; ticketerUuid?: string | undefined } | undefined;
+  /**
+   * Style B only: the mailroom ticket this conversation answers. `externalId` is the ticket's
+   * `external_id` in mailroom, which names the ticket in callbacks: the id of the conversation the
+   * ticket opened, kept by the conversations its reopens start (absent on ones stored before it
+   * existed: then the conversation id).
+   */
+  ticket?: { ticketId: string; ticketerUuid?: string | undefined; externalId?: string | undefined } | undefined;
+  /** Opened by a reopen of the ticket: the (closed) conversation this one continues. */
+  reopenedFrom?: string | undefined;
+  /** Closed, then reopened: the conversation that continues this one (see `reopenedFrom`). */
+  reopenedTo?: string | undefined;
   /** How many times hunting was re-notified. */
   huntCount: number;
   /** Epoch ms when the current hunt times out; set while `hunting`. */
@@ -55,6 +71,14 @@ export interface Conversation {
   updatedAt: string;
   /** Incremented by every update; stores reject an update whose expected version is stale. */
   version: number;
+}
+
+/** The channel the legacy gateway gave the helpline, and the default of a conversation's channel. */
+export const DEFAULT_CHANNEL = "WENI";
+
+/** A conversation's channel, `WENI` for one stored before conversations remembered theirs. */
+export function conversationChannel(conversation: Pick<Conversation, "channel">): string {
+  return conversation.channel || DEFAULT_CHANNEL;
 }
 
 export interface Message {
@@ -76,6 +100,8 @@ export interface Message {
   senderName?: string | undefined;
   /** `chat_receiver` as sent. */
   receiver?: string | undefined;
+  /** `chat_channel` as sent, whatever its value (the helpline echoes the one the bridge gave it). */
+  channel?: string | undefined;
   /** SHA-256 hex of the text, for the 5 s identical-text rule when `message_id` is absent. */
   textHash: string;
   status: MessageStatus;

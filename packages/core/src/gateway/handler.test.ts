@@ -234,7 +234,7 @@ describe("gateway handler: the status table", () => {
     const res = await h.call("POST", "chat/", {
       token,
       raw: "chat_session=s1",
-      headers: { "content-type": "text/plain" },
+      headers: { "content-type": "application/x-www-form-urlencoded" },
     });
     expect(res.status).toBe(415);
     expect(res.json.error.code).toBe("unsupported_media_type");

@@ -7,6 +7,7 @@ import type { ResolvedOptions } from "../bridge/options";
 import type { ChatSource, Conversation, Message } from "../domain/model";
 import { BridgeError } from "../errors/bridge-error";
 import { StoreUnavailableError } from "../store/errors";
+import { resolveClientAddress } from "./client-address";
 import { readBody } from "./read-body";
 import { errorResponse, json } from "./responses";
 import {
@@ -21,7 +22,10 @@ import { parseWith } from "./validation";
 
 /** What a host may tell the handler about the connection (Web `Request` has no peer address). */
 export interface RequestInfo {
-  /** The client's address, used to rate-limit failed logins per address. */
+  /**
+   * The connection's peer address (the socket's), used to rate-limit failed logins per address.
+   * When it is one of `trustedProxies`, the client's address is read from the forwarding header.
+   */
   remoteAddress?: string | undefined;
 }
 
@@ -118,7 +122,13 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
         case "token": {
           const body = await readBody(request, { maxBytes: options.maxBodyBytes, allowForm: true });
           const { username, password } = parseWith(tokenBodySchema, body.value);
-          return json(200, await auth.login(username, password, info.remoteAddress));
+          const address = resolveClientAddress({
+            peer: info.remoteAddress,
+            headers: request.headers,
+            trustedProxies: options.trustedProxies,
+            header: options.forwardedHeader,
+          });
+          return json(200, await auth.login(username, password, address));
         }
         default:
           break;
@@ -191,6 +201,7 @@ async function postChat(value: unknown, consumer: AuthenticatedConsumer, service
           senderName: body.sender_name,
           contact: body.chat_sender,
           receiver: body.chat_receiver,
+          channel: body.chat_channel,
           location: body.location,
           risk: body.risk,
           metadata: body.metadata,
@@ -203,6 +214,7 @@ async function postChat(value: unknown, consumer: AuthenticatedConsumer, service
           attachments: body.attachments,
           counselorName: body.sender_name,
           counselorExtension: body.chat_receiver,
+          channel: body.chat_channel,
         });
   const { duplicate, ...answer } = result;
   return duplicate ? json(200, { ...answer, duplicate: true }) : json(201, answer);

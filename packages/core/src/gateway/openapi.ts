@@ -31,7 +31,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: "unknown conversation, message or route",
   409: "conversation closed, or a transition not allowed in its state",
   413: "body over the limit",
-  415: "not application/json",
+  415: "a media type other than application/json, application/*+json, text/plain or none",
   429: "too many failed logins (Retry-After)",
   503: "the store is unavailable; nothing was accepted (Retry-After)",
 };

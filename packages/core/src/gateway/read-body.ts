@@ -13,13 +13,19 @@ export interface ReadBody {
  */
 export const MAX_JSON_DEPTH = 64;
 
-const JSON_TYPE = /^application\/([\w.+-]+\+)?json\s*(;|$)/i;
-const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+/**
+ * The media types a JSON body may be sent with: `application/json`, any `application/*+json`,
+ * `text/plain` (Postman's "raw (text)", which the documented close request uses), or none at all.
+ * Parameters such as `charset` are allowed.
+ */
+const JSON_TYPE = /^\s*(application\/([\w.-]+\+)?json|text\/plain)\s*(;|$)/i;
+const FORM_TYPE = /^\s*application\/x-www-form-urlencoded\s*(;|$)/i;
+const ACCEPTED = "application/json (or application/*+json, or text/plain holding JSON)";
 
 /**
  * Reads a body, enforcing the size limit while reading (a 2 GiB body is refused after `maxBytes`,
- * not buffered) and the content type. An empty body with no content type reads as `{}` when
- * `allowEmpty` (the legacy close call sends none).
+ * not buffered) and the content type (see `JSON_TYPE`; anything else is 415). An empty JSON body
+ * reads as `{}` when `allowEmpty` (the legacy close call sends none).
  */
 export async function readBody(
   request: Request,
@@ -29,13 +35,13 @@ export async function readBody(
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > options.maxBytes) throw tooLarge(options.maxBytes);
   const raw = await readLimited(request, options.maxBytes);
-  if (raw.byteLength === 0 && options.allowEmpty && (type === "" || JSON_TYPE.test(type))) {
-    return { raw, value: {} };
-  }
   const isForm = options.allowForm === true && FORM_TYPE.test(type);
-  if (!JSON_TYPE.test(type) && !isForm) {
-    throw new BridgeError("unsupported_media_type", "expected Content-Type: application/json");
+  const isJson = type.trim() === "" || JSON_TYPE.test(type);
+  if (!isJson && !isForm) {
+    const form = options.allowForm ? ", or application/x-www-form-urlencoded" : "";
+    throw new BridgeError("unsupported_media_type", `expected Content-Type: ${ACCEPTED}${form}`);
   }
+  if (raw.byteLength === 0 && options.allowEmpty && isJson) return { raw, value: {} };
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);

@@ -9,7 +9,11 @@ export interface ChatbotMessage {
   contact: string;
   text?: string | undefined;
   attachments: Attachment[];
-  /** The counselor's pseudonym; the target renders it into the text (default `"{name}: {text}"`). */
+  /**
+   * The counselor's pseudonym, resolved by the bridge: the reply's `sender_name`, else the
+   * conversation's (from a `read` ack), else `counselorNameTemplate` applied to the extension. The
+   * target renders it into the text (default `"{name}: {text}"`). Absent only when none is known.
+   */
   counselorName?: string | undefined;
   counselorExtension?: string | undefined;
   sentAt: string;

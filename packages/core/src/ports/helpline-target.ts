@@ -10,6 +10,12 @@ export interface HelplineMessage {
   attachments: Attachment[];
   /** The client's address as the helpline knows it: the conversation's contact. */
   from: string;
+  /**
+   * The conversation's channel (its first message's `chat_channel`, `WENI` by default): what the
+   * legacy gateway gave the helpline as `channel`. The helpline echoes it back as `chat_channel` on
+   * counselor replies.
+   */
+  channel: string;
   senderName?: string | undefined;
   /** `chat_receiver` of the inbound message: a helpline or routing key. */
   receiver?: string | undefined;

@@ -16,6 +16,8 @@ export interface CloseNotice {
   closedBy: ClosedBy;
   reason?: string | undefined;
   closedAt: string;
+  /** The conversation's channel, as given to the helpline on `msg/` (`WENI` by default). */
+  channel?: string | undefined;
   /** Style B: the ticket to close in mailroom. */
   ticket?: Conversation["ticket"];
 }

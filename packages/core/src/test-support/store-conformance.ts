@@ -71,6 +71,22 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         expect(await store.getConversation("c-full")).toStrictEqual(c);
       });
 
+      it("keeps a conversation's channel across an update, and a message's chat_channel as it came", async () => {
+        // The channel is what the helpline echoes back: a lost one would send it the default instead.
+        await insertConversation({ ...conversation("c1"), channel: "FACEBOOK" });
+        const next: Conversation = { ...conversation("c1"), channel: "FACEBOOK", state: "connected", version: 2 };
+        expect(await store.transaction((tx) => tx.updateConversation(next, 1))).toBe(true);
+        expect((await store.getConversation("c1"))?.channel).toBe("FACEBOOK");
+        const reply = await insertMessage({
+          ...newMessage("c1", "r1"),
+          direction: "to_chatbot",
+          source: "OUTBOX",
+          channel: "chat",
+        });
+        expect((await store.getMessage(reply.uuid))?.channel).toBe("chat");
+        expect((await store.conversationMessages("c1")).map((m) => m.channel)).toEqual(["chat"]);
+      });
+
       it("answers undefined for an unknown conversation", async () => {
         expect(await store.getConversation("nope")).toBeUndefined();
         expect(await store.transaction((tx) => tx.getConversation("nope"))).toBeUndefined();
@@ -803,6 +819,7 @@ function fullConversation(id: string): Conversation {
     ...conversation(id),
     state: "closed",
     origin: "ticketer",
+    channel: "WHATSAPP",
     clientName: "Client 7",
     counselorName: "Amina",
     counselorExtension: "101",
@@ -852,6 +869,7 @@ function fullMessage(conversationId: string, messageId: string): NewMessage {
     ],
     senderName: "Client 7",
     receiver: "helpline-1",
+    channel: "WENI",
     status: "failed",
     lastError: { code: "upstream_5xx", message: "helpline answered 503" },
     attempts: 5,

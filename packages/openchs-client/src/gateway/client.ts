@@ -70,7 +70,11 @@ export interface GatewayChatBody {
   /** `WENI`: a helpline or routing key; `OUTBOX`: the counselor's extension. */
   chat_receiver?: string | undefined;
   chat_source: "WENI" | "OUTBOX";
-  chat_channel?: "WENI" | "FACEBOOK" | "WHATSAPP" | undefined;
+  /**
+   * Any short string. `WENI`: the conversation's channel (default `WENI`), which the bridge gives the
+   * helpline; `OUTBOX`: the helpline's echo of it.
+   */
+  chat_channel?: string | undefined;
   /** The sender's id for this message: the idempotency key. With it, the call is retried safely. */
   message_id?: string | undefined;
   /** Pseudonym of the client (`WENI`) or the counselor (`OUTBOX`). */

@@ -308,6 +308,19 @@ describe("helpline client: msg/", () => {
     expect(bodies[0]).not.toHaveProperty("media_size");
   });
 
+  it("a location-only message carries [location] <lat>,<long> as its text, with no media_* fields", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    server.use(helplineLogin(state), msgEndpoint(bodies));
+    await make().sendMessage({
+      session_id: "c1",
+      message_id: "m1",
+      from: "x",
+      attachments: [{ url: "geo:-1.286389,36.817223", content_type: "geo" }],
+    });
+    expect(bodies[0]!.message).toBe("[location] -1.286389,36.817223");
+    for (const field of ["media_url", "media_mime", "media_filename"]) expect(bodies[0]).not.toHaveProperty(field);
+  });
+
   it("refuses locally, as validation, a message without message_id or without text and attachments", async () => {
     server.use(helplineLogin(state), msgEndpoint());
     const client = make();

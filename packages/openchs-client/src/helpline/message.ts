@@ -45,6 +45,8 @@ export type HelplineMessageBody = Record<string, string | number>;
  *   (when known) `media_size`; the server has room for one. So that nothing is lost, every further
  *   attachment is added to the text as a line `[attachment] <url>`, and an attachment-only message
  *   carries `[attachment] <url>` of the first as its text (`message` is mandatory on the helpline).
+ * - A shared location (`geo:<lat>,<long>`, as goflow sends it) is no media file: it is added to the
+ *   text as a line `[location] <lat>,<long>`, never put in `media_url`.
  */
 export function buildMessageBody(
   input: HelplineMessageInput,
@@ -64,9 +66,13 @@ export function buildMessageBody(
   }
   const ms = timestampMs(input.timestamp, now);
 
-  const lines = attachments.slice(1).map((a) => `[attachment] ${a.url}`);
+  // The one media slot takes the first file; every other attachment becomes a line of the text.
+  const media = attachments.find((a) => !isLocation(a));
+  const lines = attachments
+    .filter((a) => a !== media)
+    .map((a) => (isLocation(a) ? `[location] ${a.url.slice(GEO.length)}` : `[attachment] ${a.url}`));
   let text = input.message ?? "";
-  if (text === "" && attachments[0]) text = `[attachment] ${attachments[0].url}`;
+  if (text === "" && media) text = `[attachment] ${media.url}`;
   if (text === "" && lines.length === 0) invalid("message", "is required unless there are attachments");
   if (lines.length) text = text === "" ? lines.join("\n") : `${text}\n${lines.join("\n")}`;
 
@@ -79,14 +85,20 @@ export function buildMessageBody(
     timestamp: encoding === "base64" ? new Date(ms).toISOString() : String(ms / 1000),
   };
   if (encoding === "base64") body.mime = "text/plain";
-  const first = attachments[0];
-  if (first) {
-    body.media_url = first.url;
-    body.media_mime = first.content_type;
-    body.media_filename = first.filename ?? filenameOf(first.url);
-    if (typeof first.size === "number" && Number.isFinite(first.size)) body.media_size = first.size;
+  if (media) {
+    body.media_url = media.url;
+    body.media_mime = media.content_type;
+    body.media_filename = media.filename ?? filenameOf(media.url);
+    if (typeof media.size === "number" && Number.isFinite(media.size)) body.media_size = media.size;
   }
   return body;
+}
+
+const GEO = "geo:";
+
+/** A shared location: a `geo:` URL, whatever content type it came with. */
+function isLocation(attachment: HelplineAttachment): boolean {
+  return attachment.url.toLowerCase().startsWith(GEO);
 }
 
 function timestampMs(value: HelplineMessageInput["timestamp"], now: number): number {

@@ -48,9 +48,22 @@ describe("parseFlowWebhook: real payloads", () => {
       messageId: INPUT,
       attachments: [
         { content_type: "image/jpeg", url: "https://rapidpro.example.org/media/attachments/2/5/steps/7f3c.jpg" },
-        { content_type: "geo", url: "-1.286389,36.817223" },
+        { content_type: "geo", url: "geo:-1.286389,36.817223" },
       ],
     });
+  });
+
+  it("gives a location its geo: scheme back in both of goflow's spellings", () => {
+    const body = (attachments: unknown[]) => ({
+      chat_session: "s1",
+      chat_sender: CONTACT,
+      chat_message: "here",
+      attachments,
+    });
+    const location = { content_type: "geo", url: "geo:-1.28,36.81" };
+    expect(parseFlowWebhook(body(["geo:-1.28,36.81"])).attachments).toEqual([location]);
+    expect(parseFlowWebhook(body([{ content_type: "geo", url: "-1.28,36.81" }])).attachments).toEqual([location]);
+    expect(parseFlowWebhook(body([location])).attachments).toEqual([location]);
   });
 
   it("reads the legacy (migrated flow) body", () => {
@@ -165,17 +178,37 @@ describe("toChatBody", () => {
     expect(JSON.stringify(body)).not.toContain("Neema");
   });
 
-  it("keeps a non-http attachment (a location) as a text line instead of dropping it", () => {
+  it("passes a location as an attachment, as the gateway takes it, not as a text line", () => {
     const body = toChatBody(parseFlowWebhook(fixture("editor-with-input")), {
       session: "s_1",
       senderName: "Child 17",
       messageId: "override-1",
     });
-    expect(body.chat_message).toBe("please help\n[geo: -1.286389,36.817223]");
+    expect(body.chat_message).toBe("please help");
     expect(body.attachments).toEqual([
       { content_type: "image/jpeg", url: "https://rapidpro.example.org/media/attachments/2/5/steps/7f3c.jpg" },
+      { content_type: "geo", url: "geo:-1.286389,36.817223" },
     ]);
     expect([body.sender_name, body.message_id]).toEqual(["Child 17", "override-1"]);
+  });
+
+  it("sends a location alone (no text) as an attachment-only message", () => {
+    const parsed = parseFlowWebhook({ chat_session: "s1", chat_sender: CONTACT, attachments: ["geo:-1.28,36.81"] });
+    const body = toChatBody(parsed);
+    expect(body.chat_message).toBeUndefined();
+    expect(body.attachments).toEqual([{ content_type: "geo", url: "geo:-1.28,36.81" }]);
+  });
+
+  it("keeps an attachment the gateway cannot take (not http(s), not geo:) as a text line instead of dropping it", () => {
+    const parsed = parseFlowWebhook({
+      chat_session: "s1",
+      chat_sender: CONTACT,
+      chat_message: "listen",
+      attachments: ["audio:/file/path.m4a"],
+    });
+    const body = toChatBody(parsed);
+    expect(body.chat_message).toBe("listen\n[audio: /file/path.m4a]");
+    expect(body.attachments).toBeUndefined();
   });
 
   it("passes a bridge body through, its own session and fields kept", () => {

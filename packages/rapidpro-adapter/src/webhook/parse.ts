@@ -28,7 +28,10 @@ export interface ParsedFlowWebhook {
   name?: string | undefined;
   /** The message text (`input.text`, or `chat_message`). */
   text?: string | undefined;
-  /** Attachments, each `{url, content_type}` (goflow's `"<type>:<url>"` strings are split). */
+  /**
+   * Attachments, each `{url, content_type}` (goflow's `"<type>:<url>"` strings are split). A shared
+   * location keeps its scheme: `{"url":"geo:-1.28,36.81","content_type":"geo"}`.
+   */
   attachments: Attachment[];
   /** The run UUID (`run.uuid`), when the body has it. */
   runUuid?: string | undefined;
@@ -204,11 +207,16 @@ export interface FlowChatBody {
 
 const SESSION = /^[A-Za-z0-9_-]{1,100}$/;
 
+/** What the gateway takes as an attachment: an http(s) URL, or a shared location `geo:<lat>,<long>`. */
+const FORWARDED_URL = /^(https?:\/\/|geo:)/i;
+
 /**
  * Maps a parsed webhook body to the gateway's `POST chat/` body, so editor and legacy flows can feed
- * the bridge through a small adapter route. Attachments that are not http(s) URLs (goflow's `geo:`
- * locations) are kept as text lines, never dropped. Throws a {@link RapidProWebhookError} when
- * there is no text and no attachment (the editor's default body has no `input`: add it).
+ * the bridge through a small adapter route. http(s) attachments and shared locations (`geo:` URLs)
+ * are passed as attachments (the gateway accepts both, and gives the helpline a location as a
+ * `[location]` line); any other kind is kept as a text line, never dropped. Throws a
+ * {@link RapidProWebhookError} when there is no text and no attachment (the editor's default body
+ * has no `input`: add it).
  */
 export function toChatBody(parsed: ParsedFlowWebhook, options: ToChatBodyOptions = {}): FlowChatBody {
   const session = options.session ?? parsed.bridge?.session;
@@ -219,11 +227,11 @@ export function toChatBody(parsed: ParsedFlowWebhook, options: ToChatBodyOptions
       { field: "chat_session", shape: parsed.shape },
     );
   }
-  const web = parsed.attachments.filter((a) => /^https?:\/\//i.test(a.url));
-  const other = parsed.attachments.filter((a) => !/^https?:\/\//i.test(a.url));
+  const forwarded = parsed.attachments.filter((a) => FORWARDED_URL.test(a.url));
+  const other = parsed.attachments.filter((a) => !FORWARDED_URL.test(a.url));
   const lines = [parsed.text ?? "", ...other.map((a) => `[${a.content_type}: ${a.url}]`)].filter((l) => l !== "");
   const text = lines.join("\n");
-  if (text === "" && web.length === 0) {
+  if (text === "" && forwarded.length === 0) {
     throw new RapidProWebhookError(
       "missing_field",
       parsed.shape === "editor"
@@ -242,7 +250,7 @@ export function toChatBody(parsed: ParsedFlowWebhook, options: ToChatBodyOptions
     ...optional("chat_receiver", options.receiver ?? b?.receiver),
     ...optional("message_id", options.messageId ?? parsed.messageId),
     ...optional("sender_name", options.senderName ?? b?.senderName),
-    ...(web.length ? { attachments: web } : {}),
+    ...(forwarded.length ? { attachments: forwarded } : {}),
     ...optional("location", options.location ?? b?.location),
     ...optional("risk", options.risk ?? b?.risk),
     ...((options.metadata ?? b?.metadata) !== undefined ? { metadata: options.metadata ?? b?.metadata } : {}),
@@ -282,15 +290,24 @@ function attachments(
 ): Attachment[] {
   return (values ?? []).map((value, i) => {
     if (typeof value !== "string")
-      return { url: value.url, content_type: value.content_type || "application/octet-stream" };
+      return withGeoScheme({ url: value.url, content_type: value.content_type || "application/octet-stream" });
     // "<content-type>:<url>": the content type has no ':' (a URL does), e.g. "image/jpeg:https://…", "geo:-1.2,36.8".
     const colon = value.indexOf(":");
     const url = value.slice(colon + 1);
     if (url === "") {
       throw new RapidProWebhookError("invalid_field", "an attachment has no URL", { field: `${field}[${i}]`, shape });
     }
-    return { url, content_type: value.slice(0, colon) };
+    return withGeoScheme({ url, content_type: value.slice(0, colon) });
   });
+}
+
+/**
+ * goflow splits a location `"geo:-1.28,36.81"` into content type `geo` and URL `-1.28,36.81`
+ * (nyaruka/goflow `utils/attachment.go`); the URL gets its scheme back, so it reads as a location.
+ */
+function withGeoScheme(attachment: Attachment): Attachment {
+  if (attachment.content_type !== "geo" || /^geo:/i.test(attachment.url)) return attachment;
+  return { ...attachment, url: `geo:${attachment.url}` };
 }
 
 function urnText(urn: z.output<typeof flowInputSchema>["urn"]): string | undefined {
