@@ -52,6 +52,28 @@ describe("rapidpro simulator: API v2 per flavour", () => {
     },
   );
 
+  it.each<[RapidProFlavour]>([["weni"], ["nyaruka"]])(
+    "%s: a text and a flow start addressed by URN reach the contact holding it, or a new one",
+    async (flavour) => {
+      const sim = await rapidpro({ flavour, autoCreateContacts: false });
+      const client = createRapidProClient({ baseUrl: sim.url, token: TOKEN, retry: false });
+      const created = await api(sim, "contacts", { name: "Zawadi", urns: ["whatsapp:254700111222"] });
+      const zawadi = ((await created.json()) as { uuid: string }).uuid;
+      expect((await client.sendText("whatsapp:254700111222", "Amina: hello")).via).toBe("broadcasts");
+      await client.flowStarts.create({ flow: DEFAULT_CLOSE_FLOW.uuid, urns: ["whatsapp:254700111222"] });
+      expect(sim.state.deliveries(zawadi).map((d) => d.kind)).toEqual(["text", "flow_start"]);
+      expect(sim.state.texts(zawadi)).toEqual(["Amina: hello"]);
+      await client.sendText("+254 700 999 888", "Amina: are you safe?");
+      const fresh = [...sim.state.contacts.values()].find((c) => c.urns.includes("tel:+254700999888"));
+      expect(fresh && sim.state.texts(fresh.uuid)).toEqual(["Amina: are you safe?"]);
+      const local = await api(sim, "broadcasts", { urns: ["tel:0700999888"], text: "hi" });
+      expect([local.status, await local.json()]).toEqual([
+        400,
+        { urns: { "0": ["Invalid URN. Ensure phone numbers contain country codes."] } },
+      ]);
+    },
+  );
+
   it("answers messages.json POST with 405 on v7 and Weni, and records it on nyaruka", async () => {
     for (const flavour of ["v7", "weni"] as const) {
       const sim = await rapidpro({ flavour });

@@ -32,6 +32,11 @@ export const RAPIDPRO_API_PATH = "/api/v2/";
 /** The sandbox RapidPro's default API token (`RAPIDPRO_TOKEN`). */
 export const DEFAULT_RAPIDPRO_TOKEN = "sandbox-rapidpro-token-0123456789abcdef";
 
+/** A URN as RapidPro reads one: `scheme:path`. */
+const VALID_URN = /^[a-z]+:\S+$/;
+/** RapidPro refuses a phone number without its country code. */
+const TEL_URN = /^tel:\+\d{3,15}$/;
+
 /** The flow the bridge starts when the helpline closes or hunting is given up (`RAPIDPRO_CLOSE_FLOW`). */
 export const DEFAULT_CLOSE_FLOW = {
   uuid: "5f1a0e0b-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
@@ -151,8 +156,10 @@ export interface ChildSession {
 
 /** Every event of the simulated RapidPro. Tokens never appear; text only with `includeText`. */
 export interface RapidProEventMap {
+  /** `contacts`: every contact reached, those named and those of the URNs. */
   "broadcast.received": { id: number; contacts: string[]; text?: string | undefined };
   "message.received": { id: number; contact: string; text?: string | undefined };
+  /** `contacts`: every contact reached, those named and those of the URNs. */
   "flow_start.received": { id: number; flow: string; contacts: string[]; params: Record<string, unknown> };
   "ack.received": { conversationId: string; messageId: string; status: string };
   "request.rejected": { path: string; status: number; reason: string };
@@ -452,11 +459,15 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
     return parsed;
   }
 
-  /** Reads `contacts`, `urns`, `groups`: arrays of strings, at most `max` each. */
+  /**
+   * Reads `contacts`, `urns`, `groups`: arrays of strings, at most `max` each. `recipients` are the
+   * contacts reached: those named, then those of the URNs, a URN no contact has making a new contact
+   * (as RapidPro does for broadcasts and flow starts, whatever `autoCreateContacts` says).
+   */
   function targets(
     input: Record<string, unknown>,
     max: number,
-  ): { contacts: string[]; urns: string[]; groups: string[] } | SimResponse {
+  ): { contacts: string[]; urns: string[]; groups: string[]; recipients: string[] } | SimResponse {
     const out: Record<string, string[]> = {};
     for (const key of ["contacts", "urns", "groups"]) {
       const value = input[key] ?? [];
@@ -472,7 +483,21 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
       if (!autoCreate) return fieldErrors({ contacts: [`No such object: ${unknown}`] });
       for (const uuid of contactList) ensureContact(uuid);
     }
-    return { contacts: contactList, urns: out.urns!, groups: out.groups! };
+    const urnList = out.urns!;
+    const invalid = urnList.findIndex((urn) => !VALID_URN.test(urn) || (urn.startsWith("tel:") && !TEL_URN.test(urn)));
+    if (invalid >= 0) {
+      // RapidPro's answer names the URN; the simulator keeps addresses out of its answers.
+      return refusal({
+        status: 400,
+        json: { urns: { [String(invalid)]: ["Invalid URN. Ensure phone numbers contain country codes."] } },
+      });
+    }
+    const byUrn = urnList.map(
+      (urn) =>
+        [...contacts.values()].find((c) => c.urns.includes(urn))?.uuid ?? ensureContact(randomUUID(), null, urn).uuid,
+    );
+    const recipients = [...new Set([...contactList, ...byUrn])];
+    return { contacts: contactList, urns: urnList, groups: out.groups!, recipients };
   }
 
   function readText(
@@ -514,14 +539,16 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
     const record: BroadcastRecord = {
       id: nextId++,
       uuid: randomUUID(),
-      ...to,
+      contacts: to.contacts,
+      urns: to.urns,
+      groups: to.groups,
       text: text.text,
       ...(text.translations ? { translations: text.translations } : {}),
       ...(ticket ? { ticket } : {}),
       createdAt: now(),
     };
     broadcasts.push(record);
-    for (const contact of to.contacts) {
+    for (const contact of to.recipients) {
       deliver(contact, {
         kind: "text",
         at: record.createdAt,
@@ -532,7 +559,7 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
         ...(ticket ? { ticket } : {}),
       });
     }
-    emit("broadcast.received", withText({ id: record.id, contacts: to.contacts }, record.text));
+    emit("broadcast.received", withText({ id: record.id, contacts: to.recipients }, record.text));
     return { status: 201, json: broadcastJson(record) };
   }
 
@@ -644,15 +671,17 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
       id: nextId++,
       uuid: randomUUID(),
       flow: flow.uuid,
-      ...to,
+      contacts: to.contacts,
+      urns: to.urns,
+      groups: to.groups,
       params,
       restartParticipants: input.restart_participants !== false,
       excludeActive: input.exclude_active === true,
       createdAt: now(),
     };
     flowStarts.push(record);
-    emit("flow_start.received", { id: record.id, flow: flow.uuid, contacts: to.contacts, params });
-    for (const contact of to.contacts) {
+    emit("flow_start.received", { id: record.id, flow: flow.uuid, contacts: to.recipients, params });
+    for (const contact of to.recipients) {
       deliver(contact, { kind: "flow_start", at: record.createdAt, id: record.id, flow: flow.uuid, params });
       for (const session of sessions.values()) {
         if (session.contact === contact && session.state === "open") {

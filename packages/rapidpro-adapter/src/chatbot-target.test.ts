@@ -98,6 +98,35 @@ describe("RapidPro chatbot target: replies", () => {
     ]);
   });
 
+  it("replies to a URN or a phone number chat_sender as urns; a URN never takes the messages route", async () => {
+    server.use(...rapidproHandlers());
+    const calls = recorder();
+    const attachments = [{ url: "https://files.test/a.jpg", content_type: "image/jpeg" }];
+    await target("nyaruka").deliverMessage(reply({ contact: "whatsapp:254700000001" }), context());
+    await target("weni").deliverMessage(reply({ contact: "23343411", ticket: { ticketId: "tk-9" } }), context());
+    await target("nyaruka", { attachments: "messages" }).deliverMessage(
+      reply({ contact: "tel:+254 700 000 001", attachments }),
+      context(),
+    );
+    expect(calls.map((c) => [new URL(c.url).pathname, c.body])).toEqual([
+      ["/api/v2/broadcasts.json", { urns: ["whatsapp:254700000001"], text: "Amani: How can I help?" }],
+      ["/api/v2/broadcasts.json", { urns: ["tel:+23343411"], text: "Amani: How can I help?", ticket: "tk-9" }],
+      [
+        "/api/v2/broadcasts.json",
+        { urns: ["tel:+254700000001"], text: "Amani: How can I help?\nhttps://files.test/a.jpg" },
+      ],
+    ]);
+  });
+
+  it("refuses a chat_sender it cannot address (not retriable), sending nothing", async () => {
+    const calls = recorder();
+    const error = await target("v7")
+      .deliverMessage(reply({ contact: "contact-1" }), context())
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "validation", field: "contact", retriable: false });
+    expect(calls).toHaveLength(0);
+  });
+
   it("refuses a reply with nothing to send (not retriable), sending nothing", async () => {
     const calls = recorder();
     const error = await target("v7")
@@ -134,7 +163,7 @@ describe("RapidPro chatbot target: replies", () => {
 });
 
 describe("RapidPro chatbot target: close", () => {
-  it("starts the close flow for the contact with conversation_id, closed_by and reason", async () => {
+  it("starts the close flow for the contact (or URN) with conversation_id, closed_by and reason", async () => {
     server.use(...rapidproHandlers());
     const calls = recorder();
     const t = target("weni");
@@ -147,6 +176,20 @@ describe("RapidPro chatbot target: close", () => {
       context(),
     );
     await t.notifyClose({ conversationId: "s3", contact: CONTACT_UUID, closedBy: "chatbot", closedAt: "x" }, context());
+    await t.notifyClose(
+      { conversationId: "s4", contact: "+254 700 000 001", closedBy: "helpline", closedAt: "x" },
+      context(),
+    );
+    await t.notifyClose(
+      {
+        conversationId: "s5",
+        contact: "whatsapp:254700000001",
+        closedBy: "system",
+        reason: "no_counselor",
+        closedAt: "x",
+      },
+      context(),
+    );
     expect(calls.map((c) => c.body)).toEqual([
       {
         flow: FLOW_UUID,
@@ -157,6 +200,16 @@ describe("RapidPro chatbot target: close", () => {
         flow: FLOW_UUID,
         contacts: [CONTACT_UUID],
         params: { conversation_id: "s2", closed_by: "helpline", reason: "" },
+      },
+      {
+        flow: FLOW_UUID,
+        urns: ["tel:+254700000001"],
+        params: { conversation_id: "s4", closed_by: "helpline", reason: "" },
+      },
+      {
+        flow: FLOW_UUID,
+        urns: ["whatsapp:254700000001"],
+        params: { conversation_id: "s5", closed_by: "system", reason: "no_counselor" },
       },
     ]);
   });

@@ -10,6 +10,7 @@ import {
   type UpstreamHttp,
 } from "@openchs-bridge/core";
 import type { RapidProClient } from "./client/client";
+import { parseReplyAddress, replyRecipients } from "./client/reply-address";
 import { describeRapidProError, RapidProError, validationError } from "./errors";
 import { configError, isFilled, parseUrlOption, renderTemplate } from "./internal/shared";
 
@@ -61,11 +62,13 @@ export interface RapidProChatbotTargetOptions {
 }
 
 /**
- * The bridge's `ChatbotTarget` for conversations opened by a flow webhook (style A):
+ * The bridge's `ChatbotTarget` for conversations opened by a flow webhook (style A). The reply
+ * address is the conversation's `chat_sender`, read by {@link parseReplyAddress}: a contact UUID,
+ * a URN, or a phone number (as `tel:+<digits>`).
  * - `deliverMessage`: the counselor's reply, rendered by the text template, goes to the contact by
- *   `sendText` (`POST messages.json` on nyaruka ≥ 8.2, a broadcast on v7 and Weni), sent once per
- *   attempt: the bridge's outbox retries what is retriable.
- * - `notifyClose`: starts `closeFlow` for the contact with `params`
+ *   `sendText` (`POST messages.json` for a contact UUID on nyaruka ≥ 8.2, a broadcast with
+ *   `contacts` or `urns` otherwise), sent once per attempt: the bridge's outbox retries what is retriable.
+ * - `notifyClose`: starts `closeFlow` for the address (`contacts` or `urns`) with `params`
  *   `{"conversation_id","closed_by","reason"}`, so the flow hands the child back to the bot. A close
  *   by the chatbot itself is not echoed back to it.
  * - `sendAck` (only with `ack`): posts each ack to the chatbot's ack endpoint.
@@ -91,7 +94,12 @@ export function createRapidProChatbotTarget(options: RapidProChatbotTargetOption
       let text = renderText(template, message);
       let mediaForMessages: string[] | undefined;
       if (message.attachments.length > 0) {
-        if (attachmentMode === "messages" && (await client.flavour({ signal: context.signal })) === "nyaruka") {
+        // Only messages.json carries media, and it takes a contact UUID only: a URN address gets URLs.
+        const byMessages =
+          attachmentMode === "messages" &&
+          parseReplyAddress(message.contact).kind === "contact" &&
+          (await client.flavour({ signal: context.signal })) === "nyaruka";
+        if (byMessages) {
           mediaForMessages = message.attachments.map((a) => `${a.content_type}:${a.url}`);
         } else {
           text = [text, ...message.attachments.map((a) => a.url)].filter((part) => part !== "").join("\n");
@@ -112,7 +120,7 @@ export function createRapidProChatbotTarget(options: RapidProChatbotTargetOption
       await client.flowStarts.create(
         {
           flow: closeFlow,
-          contacts: [close.contact],
+          ...replyRecipients(close.contact),
           params: { conversation_id: close.conversationId, closed_by: close.closedBy, reason: close.reason ?? "" },
         },
         { signal: context.signal },

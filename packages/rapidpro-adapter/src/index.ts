@@ -59,6 +59,7 @@ export {
   type WriteOptions,
 } from "./client/client";
 export { broadcastLimit, flavourFromRoot, RAPIDPRO_FLAVOURS, type RapidProFlavour } from "./client/flavour";
+export { parseReplyAddress, type ReplyAddress, replyRecipients } from "./client/reply-address";
 export type {
   RapidProAttachment,
   RapidProBroadcast,
@@ -99,6 +100,7 @@ export {
 export {
   createTicketerHandler,
   defaultConversationIdFor,
+  defaultReopenedConversationIdFor,
   type TicketerHandlerOptions,
   type TicketReopenInput,
 } from "./ticketer/handler";
@@ -122,6 +124,7 @@ export {
   ticketAttachmentSchema,
   ticketMessageSchema,
 } from "./ticketer/schemas";
+export { BOT_LINE_PREFIX } from "./ticketer/ticket-lines";
 export {
   type FlowChatBody,
   type FlowWebhookResult,

@@ -193,6 +193,41 @@ describe("flavours and sendText", () => {
     expect(calls.map((c) => c.url.pathname)).toEqual(["/api/v2/broadcasts.json"]);
   });
 
+  it("addresses a URN or a phone number as urns, a UUID (any case) as contacts, on every flavour", async () => {
+    const calls = recorder();
+    server.use(
+      http.post(`${BASE}messages.json`, () => HttpResponse.json(messageNyaruka, { status: 201 })),
+      http.post(`${BASE}broadcasts.json`, () => HttpResponse.json(broadcastV7, { status: 201 })),
+    );
+    const nyaruka = make({ flavour: "nyaruka" });
+    const weni = make({ flavour: "weni" });
+    // messages.json takes a contact uuid only: a URN goes as a broadcast, even on nyaruka.
+    expect((await nyaruka.sendText("whatsapp:254700000001", "a")).via).toBe("broadcasts");
+    expect((await nyaruka.sendText(CONTACT_UUID.toUpperCase(), "b")).via).toBe("messages");
+    await weni.sendText("tel:+254 700 000 001", "c", { ticket: "tk-1" });
+    await weni.sendText("23343411", "d");
+    await weni.sendText(CONTACT_UUID.toUpperCase(), "e");
+    expect(calls.map((c) => [c.url.pathname, c.body])).toEqual([
+      ["/api/v2/broadcasts.json", { urns: ["whatsapp:254700000001"], text: "a" }],
+      ["/api/v2/messages.json", { contact: CONTACT_UUID, text: "b" }],
+      ["/api/v2/broadcasts.json", { urns: ["tel:+254700000001"], text: "c", ticket: "tk-1" }],
+      ["/api/v2/broadcasts.json", { urns: ["tel:+23343411"], text: "d" }],
+      ["/api/v2/broadcasts.json", { contacts: [CONTACT_UUID], text: "e" }],
+    ]);
+  });
+
+  it("refuses an address it cannot read, and attachments a broadcast would drop, sending nothing", async () => {
+    const calls = recorder();
+    const nyaruka = make({ flavour: "nyaruka" });
+    const bad = await caught(nyaruka.sendText("contact-1", "hi"));
+    expect([bad.code, bad.field, bad.message.includes("contact-1")]).toEqual(["validation", "contact", false]);
+    const media = await caught(
+      nyaruka.sendText("whatsapp:254700000001", "hi", { attachments: ["image/jpeg:https://x/a"] }),
+    );
+    expect([media.code, media.field]).toEqual(["validation", "attachments"]);
+    expect(calls).toEqual([]);
+  });
+
   it("detects again after a retriable failure, but settles on broadcasts when the root is unreadable", async () => {
     let rootCalls = 0;
     server.use(

@@ -20,6 +20,7 @@ import {
   type TransportOptions,
 } from "../internal/shared";
 import { broadcastLimit, flavourFromRoot, RAPIDPRO_FLAVOURS, type RapidProFlavour } from "./flavour";
+import { parseReplyAddress, replyRecipients } from "./reply-address";
 import {
   broadcastSchema,
   contactFieldSchema,
@@ -218,7 +219,10 @@ export type SendTextResult =
 export interface SendTextOptions extends WriteOptions {
   /** Broadcasts only (v7, Weni): the ticket the text answers. Ignored by `messages`. */
   ticket?: string | undefined;
-  /** `messages` only (nyaruka): workspace media, as for {@link MessageInput.attachments}. */
+  /**
+   * `messages` only (nyaruka, contact UUID address): workspace media, as for
+   * {@link MessageInput.attachments}. A text that would go as a broadcast refuses them (`validation`).
+   */
   attachments?: string[] | undefined;
 }
 
@@ -228,8 +232,12 @@ export interface RapidProClient {
   readonly baseUrl: string;
   /** The server's flavour: configured, or detected once from `GET /api/v2.json` and cached. */
   flavour(options?: CallOptions): Promise<RapidProFlavour>;
-  /** Sends a text to one contact: `POST messages.json` on nyaruka ≥ 8.2, a broadcast elsewhere. */
-  sendText(contact: string, text: string, options?: SendTextOptions): Promise<SendTextResult>;
+  /**
+   * Sends a text to one reply address (a contact UUID, a URN or a phone number: see
+   * {@link parseReplyAddress}): `POST messages.json` for a contact UUID on nyaruka ≥ 8.2, a
+   * broadcast (`contacts` or `urns`) otherwise.
+   */
+  sendText(address: string, text: string, options?: SendTextOptions): Promise<SendTextResult>;
   flowStarts: {
     /** `POST flow_starts.json`. Limits and targets are checked before anything is sent. */
     create(input: FlowStartInput, options?: WriteOptions): Promise<RapidProFlowStart>;
@@ -381,16 +389,26 @@ export function createRapidProClient(options: RapidProClientOptions): RapidProCl
     baseUrl: base.toString(),
     flavour,
 
-    async sendText(contact, text, sendOptions = {}) {
-      if ((await flavour(sendOptions)) === "nyaruka") {
+    async sendText(address, text, sendOptions = {}) {
+      const to = parseReplyAddress(address);
+      // messages.json names its recipient by contact UUID only: a URN goes as a broadcast, which
+      // every flavour takes (and which creates the contact when the URN is new).
+      if (to.kind === "contact" && (await flavour(sendOptions)) === "nyaruka") {
         const message = await client.messages.send(
-          { contact, text, ...(sendOptions.attachments ? { attachments: sendOptions.attachments } : {}) },
+          { contact: to.uuid, text, ...(sendOptions.attachments ? { attachments: sendOptions.attachments } : {}) },
           sendOptions,
         );
         return { via: "messages", key: message.key, message };
       }
+      if (sendOptions.attachments?.length) {
+        // A broadcast would drop them silently.
+        throw validationError(
+          "attachments",
+          "attachments need POST messages.json: a nyaruka ≥ 8.2 server and a contact UUID address",
+        );
+      }
       const broadcast = await client.broadcasts.create(
-        { contacts: [contact], text, ...(sendOptions.ticket ? { ticket: sendOptions.ticket } : {}) },
+        { ...replyRecipients(to), text, ...(sendOptions.ticket ? { ticket: sendOptions.ticket } : {}) },
         sendOptions,
       );
       return { via: "broadcasts", key: broadcast.key, broadcast };

@@ -24,7 +24,11 @@ const EXTERNAL = "t_0f4d2c8a2c834f2c9f7d1d4f70d50e71";
 
 type Seen = { path: string; raw: string; headers: Headers };
 
-/** A mailroom stand-in that verifies each callback's signature over the raw body, as mailroom does. */
+/**
+ * A mailroom stand-in that verifies each callback's signature over the raw body, as mailroom does:
+ * `X-Webhook-Timestamp` checked when present, not required (contract v1). That our callbacks send
+ * it is asserted on their headers.
+ */
 function mailroom(answer: (seen: Seen) => Response | Promise<Response> = () => HttpResponse.json({ status: "sent" })) {
   const seen: (Seen & { verified: boolean })[] = [];
   server.use(
@@ -40,7 +44,6 @@ function mailroom(answer: (seen: Seen) => Response | Promise<Response> = () => H
         body: raw,
         secret: SECRET,
         now: NOW + 1000,
-        requireTimestamp: true,
       }).then(
         () => true,
         () => false,
@@ -255,6 +258,34 @@ describe("ticketer chatbot target", () => {
         closed_at: base.closedAt,
       },
     ]);
+  });
+
+  it("names a reopened ticket by the external_id mailroom kept, one close key per close", async () => {
+    const seen = mailroom();
+    const t = target();
+    const reopened = `${EXTERNAL}_r20260520T150500123`;
+    const ticket = { ticketId: "0f4d2c8a-2c83-4f2c-9f7d-1d4f70d50e71", externalId: EXTERNAL };
+    await t.deliverMessage(
+      {
+        conversationId: reopened,
+        messageId: "c-20",
+        contact: "x",
+        text: "hi again",
+        attachments: [],
+        sentAt: "s",
+        ticket,
+      },
+      context(),
+    );
+    const close = { contact: "x", closedBy: "helpline" as const, ticket };
+    await t.notifyClose({ ...close, conversationId: EXTERNAL, closedAt: "2026-05-20T14:50:00.000Z" }, context());
+    await t.notifyClose({ ...close, conversationId: reopened, closedAt: "2026-05-20T15:30:00.000Z" }, context());
+    expect(seen.map((s) => [s.path, JSON.parse(s.raw).external_id, s.headers.get("idempotency-key")])).toEqual([
+      ["/messages", EXTERNAL, "message-c-20"],
+      ["/tickets/close", EXTERNAL, `close-${EXTERNAL}-2026-05-20T14:50:00.000Z`],
+      ["/tickets/close", EXTERNAL, `close-${EXTERNAL}-2026-05-20T15:30:00.000Z`],
+    ]);
+    expect(seen.every((s) => s.verified && s.headers.get("x-webhook-timestamp") !== null)).toBe(true);
   });
 
   it("propagates a retriable failure for the bridge to retry", async () => {

@@ -89,7 +89,7 @@ export interface TicketCloseResult {
 export interface TicketerCallbackClient {
   /** `POST …/messages`. Retried (with `Idempotency-Key: message-<message_external_id>`). */
   sendMessage(input: AgentMessageInput, options?: CallOptions): Promise<AgentMessageResult>;
-  /** `POST …/tickets/close`. Retried; a 409 (already closed) is success. */
+  /** `POST …/tickets/close`. Retried (with `Idempotency-Key: close-<external_id>-<closed_at>`); a 409 (already closed) is success. */
   closeTicket(input: TicketCloseInput, options?: CallOptions): Promise<TicketCloseResult>;
 }
 
@@ -198,7 +198,9 @@ export function createTicketerCallbackClient(options: TicketerCallbackClientOpti
         closed_at: input.closed_at ?? iso(),
       };
       try {
-        await post("tickets/close", body, `close-${input.external_id}`, callOptions);
+        // One key per close, not per ticket: a reopened ticket is closed again, and must not be
+        // taken for a repeat of its first close.
+        await post("tickets/close", body, `close-${input.external_id}-${body.closed_at}`, callOptions);
         return { status: "closed", alreadyClosed: false };
       } catch (error) {
         if (isRapidProError(error, "conflict")) return { status: "closed", alreadyClosed: true };
@@ -231,7 +233,9 @@ export interface TicketerChatbotTargetOptions {
  * The bridge's `ChatbotTarget` for conversations opened by the Weni ticketer (style B): replies
  * and closes go back through mailroom's callbacks, not RapidPro's API.
  * - `deliverMessage` → `…/messages`, sender `{"type":"agent","id":<extension or "helpline">,"name":<pseudonym>}`,
- *   `message_external_id` the bridge's message id, `external_id` the conversation id.
+ *   `message_external_id` the bridge's message id, `external_id` the ticket's (`ticket.externalId`:
+ *   the conversation the ticket opened, also after a reopen moved it to a new conversation; else
+ *   the conversation id).
  * - `notifyClose` → `…/tickets/close`, `closed_by.type` `agent` (helpline) or `system` (hunting given
  *   up); a close that came from mailroom itself is not echoed back.
  */
@@ -245,7 +249,7 @@ export function createTicketerChatbotTarget(options: TicketerChatbotTargetOption
     async deliverMessage(message: ChatbotMessage, context: DeliveryContext) {
       await callback.sendMessage(
         {
-          external_id: message.conversationId,
+          external_id: message.ticket?.externalId ?? message.conversationId,
           message_external_id: message.messageId,
           sender: {
             type: "agent",
@@ -266,7 +270,7 @@ export function createTicketerChatbotTarget(options: TicketerChatbotTargetOption
       const keepText = isFilled(close.reason) && close.reason !== reason && close.reason !== "no_counselor";
       await callback.closeTicket(
         {
-          external_id: close.conversationId,
+          external_id: close.ticket?.externalId ?? close.conversationId,
           closed_by:
             close.closedBy === "helpline" ? { type: "agent", id: "helpline" } : { type: "system", id: "bridge" },
           reason,

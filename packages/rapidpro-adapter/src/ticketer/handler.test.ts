@@ -7,8 +7,17 @@ import {
   type OpenConversationInput,
 } from "@openchs-bridge/core";
 import { describe, expect, it } from "vitest";
-import { createTicketerHandler, defaultConversationIdFor, type TicketerHandlerOptions } from "./handler";
+import {
+  createTicketerHandler,
+  defaultConversationIdFor,
+  defaultReopenedConversationIdFor,
+  type TicketerHandlerOptions,
+  type TicketReopenInput,
+} from "./handler";
 import { createMemoryIdempotencyStore } from "./idempotency";
+
+/** The port's reopen input (not re-exported by the core's index yet). */
+type ReopenConversationInput = Parameters<ConversationsPort["reopen"]>[0];
 
 const TOKEN = "ticketer-api-token-0123456789";
 const TICKET = "0f4d2c8a-2c83-4f2c-9f7d-1d4f70d50e71";
@@ -18,14 +27,21 @@ const CONTACT = "7ad9d98e-321f-4c61-9a50-79b1c7d7f621";
 /**
  * An in-memory ConversationsPort with the semantics the bridge documents: open is idempotent, a
  * message id takes effect once, a closed conversation refuses messages (409), closing twice is a
- * no-op, an unknown conversation without a contact cannot be started.
+ * no-op, an unknown conversation without a contact cannot be started, a reopen of a closed
+ * conversation makes a new one linked to it (and of an open one, nothing).
  */
 function memoryConversations() {
-  type Conv = { input: OpenConversationInput; state: "requested" | "closed"; reason?: string | undefined };
+  type Conv = {
+    input: OpenConversationInput;
+    state: "requested" | "closed";
+    reason?: string | undefined;
+    reopenedTo?: string | undefined;
+  };
   const conversations = new Map<string, Conv>();
   const accepted: ClientMessageInput[] = [];
   const byMessageId = new Map<string, string>();
   const closes: CloseInput[] = [];
+  const reopens: ReopenConversationInput[] = [];
   const failures: Error[] = [];
   let seq = 0;
   const failIfScripted = () => {
@@ -76,8 +92,44 @@ function memoryConversations() {
       }
       return { conversationId: input.conversationId, state: "closed", changed, closedBy: "chatbot" };
     },
+    async reopen(input) {
+      failIfScripted();
+      const id = newestOf(input.conversationId);
+      const newest = id !== undefined ? conversations.get(id) : undefined;
+      if (!id || !newest) throw new BridgeError("conversation_not_found", "no conversation with that chat_session");
+      reopens.push(input);
+      if (newest.state !== "closed")
+        return { conversationId: id, created: false, state: newest.state, createdAt: "t0" };
+      conversations.set(input.newConversationId, {
+        input: {
+          ...newest.input,
+          conversationId: input.newConversationId,
+          metadata: { ...newest.input.metadata, ...input.metadata, reopened_from: id },
+        },
+        state: "requested",
+      });
+      newest.reopenedTo = input.newConversationId;
+      return {
+        conversationId: input.newConversationId,
+        created: true,
+        state: "requested",
+        createdAt: "t1",
+        reopenedFrom: id,
+      };
+    },
+    async current(id) {
+      failIfScripted();
+      return newestOf(id);
+    },
   };
-  return { port, conversations, accepted, closes, failNext: (e: Error) => failures.push(e) };
+  function newestOf(id: string): string | undefined {
+    let current = conversations.get(id) ? id : undefined;
+    while (current !== undefined && conversations.get(current)?.reopenedTo !== undefined) {
+      current = conversations.get(current)!.reopenedTo;
+    }
+    return current;
+  }
+  return { port, conversations, accepted, closes, reopens, failNext: (e: Error) => failures.push(e) };
 }
 
 function setup(extra: Partial<TicketerHandlerOptions> = {}) {
@@ -133,7 +185,7 @@ describe("ticketer: open", () => {
       clientName: "Child 17",
       receiver: "KE",
       metadata: { ticket_id: TICKET, topic: "KE", queue_uuid: "c4d5e6f7", language: "swa" },
-      ticket: { ticketId: TICKET, ticketerUuid: "67dc9f8d-bd4d-4a97-8f8a-4d62625ff9e7" },
+      ticket: { ticketId: TICKET, externalId: EXTERNAL, ticketerUuid: "67dc9f8d-bd4d-4a97-8f8a-4d62625ff9e7" },
     });
     expect(t.accepted).toEqual([
       {
@@ -270,8 +322,8 @@ describe("ticketer: messages and history", () => {
     await t.call("/v1/tickets", openBody({ body: "" }));
     const empty = await t.call(`/v1/tickets/${EXTERNAL}/messages`, { text: "", attachments: [] });
     expect([empty.status, empty.json.error]).toEqual([400, "invalid_payload"]);
-    const outgoing = await t.call(`/v1/tickets/${EXTERNAL}/messages`, { text: "x", direction: "outgoing" });
-    expect(outgoing.status).toBe(400);
+    const sideways = await t.call(`/v1/tickets/${EXTERNAL}/messages`, { text: "x", direction: "sideways" });
+    expect(sideways.json).toMatchObject({ error: "invalid_payload", details: { field: "direction" } });
     const mismatch = await t.call(`/v1/tickets/${EXTERNAL}/messages`, { text: "x", external_id: "t_other" });
     expect(mismatch.json).toMatchObject({ error: "invalid_payload", details: { field: "external_id" } });
     const ftp = await t.call(`/v1/tickets/${EXTERNAL}/messages`, { attachments: [{ url: "ftp://x/y" }] });
@@ -341,22 +393,242 @@ describe("ticketer: close and reopen", () => {
     expect([unknown.status, unknown.json.error]).toEqual([404, "ticket_not_found"]);
   });
 
-  it("answers 422 reopen_not_supported unless reopening is supported", async () => {
+  it("answers 422 reopen_not_supported when reopening is turned off, and 404 for an unknown ticket", async () => {
+    const off = setup({ supportsReopen: false });
+    await off.call("/v1/tickets", openBody({ body: "" }));
+    await off.call(`/v1/tickets/${EXTERNAL}/close`, {});
+    const refused = await off.call(`/v1/tickets/${EXTERNAL}/reopen`, { ticket_id: TICKET, external_id: EXTERNAL });
+    expect([refused.status, refused.json.error]).toEqual([422, "reopen_not_supported"]);
+    expect(off.reopens).toEqual([]);
     const t = setup();
-    const res = await t.call(`/v1/tickets/${EXTERNAL}/reopen`, { ticket_id: TICKET, external_id: EXTERNAL });
-    expect([res.status, res.json.error]).toEqual([422, "reopen_not_supported"]);
-    const reopened: string[] = [];
-    const r = setup({
-      supportsReopen: true,
-      onReopen: async ({ externalId }) => {
-        reopened.push(externalId);
+    const unknown = await t.call("/v1/tickets/t_nope/reopen", { ticket_id: TICKET, external_id: "t_nope" });
+    expect([unknown.status, unknown.json.error]).toEqual([404, "ticket_not_found"]);
+  });
+});
+
+/** The headers mailroom's Go client sends (weni-ai/mailroom `services/tickets/generic/client.go`). */
+const mailroomHeaders = (idempotencyKey?: string): Record<string, string> => ({
+  "user-agent": "Go-http-client/1.1",
+  "x-api-version": "1",
+  "x-request-id": crypto.randomUUID(),
+  ...(idempotencyKey ? { "idempotency-key": idempotencyKey } : {}),
+});
+
+/** A line as mailroom builds it from a message (`history.go`): empty fields omitted, times in RFC 3339 with nanoseconds. */
+const botLine = (id: string, text: string, at: string) => ({
+  message_id: id,
+  direction: "outgoing",
+  sender: { type: "bot" },
+  text,
+  sent_at: at,
+});
+const childLine = (id: string, text: string, at: string) => ({
+  message_id: id,
+  direction: "incoming",
+  sender: { type: "contact", id: CONTACT },
+  text,
+  sent_at: at,
+});
+
+describe("ticketer: mailroom as it really calls", () => {
+  it("takes a history batch oldest first with the bot's lines marked, once, even sent again", async () => {
+    const t = setup();
+    await t.call("/v1/tickets", openBody({ body: "" }), mailroomHeaders(`open-${TICKET}`));
+    const history = {
+      ticket_id: TICKET,
+      external_id: EXTERNAL,
+      contact: { uuid: CONTACT, name: "Child 17", urn: "whatsapp:254700112233" },
+      messages: [
+        botLine("m-001", "Hello! How can I help?", "2026-05-20T14:20:00.100000000Z"),
+        childLine("m-002", "I need to talk to someone", "2026-05-20T14:21:00.200000000Z"),
+        {
+          ...botLine("m-003", "Connecting you to a counselor", "2026-05-20T14:21:01.300000000Z"),
+          attachments: [{ content_type: "image/png", url: "https://media.test/wait.png" }],
+        },
+        {
+          message_id: "m-004",
+          direction: "incoming",
+          sender: { type: "contact", id: CONTACT },
+          attachments: [{ content_type: "geo", url: "-1.28,36.81" }],
+          sent_at: "2026-05-20T14:21:30.400000000Z",
+        },
+        { message_id: "m-005", direction: "outgoing", sender: { type: "bot" }, sent_at: "2026-05-20T14:21:31Z" },
+      ],
+    };
+    const res = await t.call(`/v1/tickets/${EXTERNAL}/history`, history, mailroomHeaders());
+    expect([res.status, res.json]).toEqual([200, { status: "history_received", messages_received: 4 }]);
+    expect(t.accepted).toEqual([
+      { conversationId: EXTERNAL, messageId: "m-001", text: "[bot] Hello! How can I help?", attachments: [] },
+      { conversationId: EXTERNAL, messageId: "m-002", text: "I need to talk to someone", attachments: [] },
+      {
+        conversationId: EXTERNAL,
+        messageId: "m-003",
+        text: "[bot] Connecting you to a counselor",
+        attachments: [{ url: "https://media.test/wait.png", content_type: "image/png" }],
+      },
+      {
+        conversationId: EXTERNAL,
+        messageId: "m-004",
+        attachments: [{ url: "geo:-1.28,36.81", content_type: "geo" }],
+      },
+    ]);
+    // Mailroom retries its history task after a failure: the same batch again delivers nothing new,
+    // nor does a forward of a line history carried.
+    const again = await t.call(`/v1/tickets/${EXTERNAL}/history`, history, mailroomHeaders());
+    expect(again.status).toBe(200);
+    const forward = await t.call(
+      `/v1/tickets/${EXTERNAL}/messages`,
+      { ticket_id: TICKET, external_id: EXTERNAL, ...childLine("m-002", "I need to talk to someone", "x") },
+      mailroomHeaders("forward-m-002"),
+    );
+    expect(forward.json.duplicate).toBe(true);
+    expect(t.accepted).toHaveLength(4);
+  });
+
+  it("takes history one by one on …/messages, bot lines included, never refusing a legitimate line", async () => {
+    const t = setup();
+    await t.call("/v1/tickets", openBody({ body: "" }));
+    const lines = [
+      botLine("m-001", "Hello! How can I help?", "2026-05-20T14:20:00.1Z"),
+      {
+        ...childLine("m-002", "I need to talk to someone", "2026-05-20T14:21:00.2Z"),
+        sender: { type: "contact", id: CONTACT, name: "Child 17" },
+      },
+      // A bot line with nothing mailroom can show (a quick-reply-only message): no error, nothing delivered.
+      { message_id: "m-003", direction: "outgoing", sender: { type: "bot" }, sent_at: "2026-05-20T14:21:01Z" },
+      botLine("m-004", "A counselor will answer you here", "2026-05-20T14:21:02Z"),
+    ];
+    const answers = [];
+    for (const line of lines) {
+      const res = await t.call(
+        `/v1/tickets/${EXTERNAL}/messages`,
+        { ticket_id: TICKET, external_id: EXTERNAL, ...line },
+        mailroomHeaders(),
+      );
+      answers.push([res.status, res.json.status]);
+    }
+    expect(answers).toEqual([
+      [200, "received"],
+      [200, "received"],
+      [200, "ignored"],
+      [200, "received"],
+    ]);
+    expect(t.accepted.map((m) => [m.messageId, m.text, m.senderName])).toEqual([
+      ["m-001", "[bot] Hello! How can I help?", undefined],
+      ["m-002", "I need to talk to someone", "Child 17"],
+      ["m-004", "[bot] A counselor will answer you here", undefined],
+    ]);
+    const skip = setup({ historyOutgoing: "skip" });
+    await skip.call("/v1/tickets", openBody({ body: "" }));
+    const skipped = await skip.call(`/v1/tickets/${EXTERNAL}/messages`, botLine("m-9", "Hi", "2026-05-20T14:20:00Z"));
+    expect([skipped.status, skipped.json, skip.accepted]).toEqual([200, { status: "ignored" }, []]);
+  });
+
+  it.each(["platform", "system"])(
+    "accepts mailroom's own close (closed_by %s, no reason), and a later close of it is 409",
+    async (type) => {
+      const t = setup();
+      await t.call("/v1/tickets", openBody({ body: "" }));
+      const body = {
+        ticket_id: TICKET,
+        external_id: EXTERNAL,
+        closed_by: { type, id: "system" },
+        closed_at: "2026-05-20T14:50:00.123456789Z",
+      };
+      const key = `close-${TICKET}-1779288600123456789`;
+      const closed = await t.call(`/v1/tickets/${EXTERNAL}/close`, body, mailroomHeaders(key));
+      expect([closed.status, closed.json]).toEqual([200, { status: "closed" }]);
+      expect(t.closes).toEqual([{ conversationId: EXTERNAL, closedBy: "chatbot" }]);
+      const retried = await t.call(`/v1/tickets/${EXTERNAL}/close`, body, mailroomHeaders(key));
+      expect([retried.status, retried.headers.get("idempotent-replayed")]).toEqual([200, "true"]);
+      const later = await t.call(
+        `/v1/tickets/${EXTERNAL}/close`,
+        { ...body, closed_at: "2026-05-20T14:51:00.5Z" },
+        mailroomHeaders(`close-${TICKET}-1779288660500000000`),
+      );
+      expect([later.status, later.json.error]).toEqual([409, "ticket_already_closed"]);
+      expect(t.closes).toHaveLength(1);
+    },
+  );
+
+  it("reopens a closed ticket as a new linked conversation, which the ticket's later calls reach", async () => {
+    const hooked: TicketReopenInput[] = [];
+    const t = setup({
+      onReopen: async (input) => {
+        hooked.push(input);
       },
     });
-    const ok = await r.call(`/v1/tickets/${EXTERNAL}/reopen`, {});
-    expect([ok.status, ok.json, reopened]).toEqual([200, { status: "open" }, [EXTERNAL]]);
-    expect(() => createTicketerHandler({ apiToken: TOKEN, conversations: t.port, supportsReopen: true })).toThrow(
-      /onReopen/,
+    await t.call("/v1/tickets", openBody({ body: "" }));
+    await t.call(`/v1/tickets/${EXTERNAL}/messages`, childLine("m-1", "thank you", "2026-05-20T14:40:00Z"));
+    await t.call(`/v1/tickets/${EXTERNAL}/close`, { closed_by: { type: "platform", id: "system" } });
+    const reopenBody = {
+      ticket_id: TICKET,
+      external_id: EXTERNAL,
+      reopened_by: { type: "platform", id: "system" },
+      reopened_at: "2026-05-20T15:05:00.123456789Z",
+    };
+    const key = `reopen-${TICKET}-1779289500123456789`;
+    const reopened = await t.call(`/v1/tickets/${EXTERNAL}/reopen`, reopenBody, mailroomHeaders(key));
+    const next = `${EXTERNAL}_r20260520T150500123`;
+    expect([reopened.status, reopened.json]).toEqual([
+      200,
+      { external_id: EXTERNAL, status: "open", created_at: "t1", conversation_id: next, reopened_from: EXTERNAL },
+    ]);
+    expect(t.reopens).toEqual([
+      {
+        conversationId: EXTERNAL,
+        newConversationId: next,
+        metadata: { reopened_at: "2026-05-20T15:05:00.123456789Z", reopened_by: "platform" },
+      },
+    ]);
+    expect(t.conversations.get(next)?.input).toMatchObject({
+      contact: CONTACT,
+      metadata: { reopened_from: EXTERNAL, ticket_id: TICKET },
+    });
+    // Mailroom keeps the external_id: its forwards still name it, and reach the new conversation.
+    const later = await t.call(
+      `/v1/tickets/${EXTERNAL}/messages`,
+      { ticket_id: TICKET, external_id: EXTERNAL, ...childLine("m-2", "I need help again", "2026-05-20T15:06:00Z") },
+      mailroomHeaders("forward-m-2"),
     );
+    expect([later.status, later.json.status]).toEqual([200, "received"]);
+    expect(t.accepted.map((m) => [m.conversationId, m.messageId])).toEqual([
+      [EXTERNAL, "m-1"],
+      [next, "m-2"],
+    ]);
+    // Reopening while the new one is open changes nothing; a retry of the first reopen replays it.
+    const whileOpen = await t.call(
+      `/v1/tickets/${EXTERNAL}/reopen`,
+      { ...reopenBody, reopened_at: "2026-05-20T15:07:00Z" },
+      mailroomHeaders(`reopen-${TICKET}-1779289620000000000`),
+    );
+    expect([whileOpen.status, whileOpen.json.conversation_id, whileOpen.json.reopened_from]).toEqual([
+      200,
+      next,
+      undefined,
+    ]);
+    const replay = await t.call(`/v1/tickets/${EXTERNAL}/reopen`, reopenBody, mailroomHeaders(key));
+    expect(replay.json).toEqual(reopened.json);
+    expect(hooked.map((h) => [h.conversationId, h.created, h.reopenedFrom])).toEqual([
+      [next, true, EXTERNAL],
+      [next, false, undefined],
+    ]);
+    // A close names the external_id too, and closes the conversation that answers now.
+    const closed = await t.call(`/v1/tickets/${EXTERNAL}/close`, { closed_by: { type: "platform", id: "system" } });
+    expect(closed.status).toBe(200);
+    expect(t.closes.map((c) => c.conversationId)).toEqual([EXTERNAL, next]);
+    const again = await t.call(`/v1/tickets/${EXTERNAL}/close`, {});
+    expect([again.status, again.json.error]).toEqual([409, "ticket_already_closed"]);
+    const afterClose = await t.call(`/v1/tickets/${EXTERNAL}/messages`, childLine("m-3", "hello?", "x"));
+    expect([afterClose.status, afterClose.json.error]).toEqual([409, "ticket_closed"]);
+  });
+
+  it("names a reopened conversation with [A-Za-z0-9_] only, within 100 characters", () => {
+    const at = new Date("2026-05-20T15:05:00.123Z");
+    expect(defaultReopenedConversationIdFor(EXTERNAL, at)).toBe(`${EXTERNAL}_r20260520T150500123`);
+    const long = defaultReopenedConversationIdFor("x".repeat(100), at);
+    expect(long).toMatch(/^\w{100}$/);
+    expect(long.endsWith("_r20260520T150500123")).toBe(true);
   });
 });
 
@@ -440,5 +712,9 @@ describe("ticketer: auth, idempotency and the HTTP edges", () => {
     const { port } = memoryConversations();
     expect(() => createTicketerHandler({ apiToken: "", conversations: port })).toThrow(/apiToken/);
     expect(() => createTicketerHandler({ apiToken: TOKEN, conversations: port, basePath: "v1" })).toThrow(/basePath/);
+    const { reopen: _, ...withoutReopen } = port;
+    expect(() =>
+      createTicketerHandler({ apiToken: TOKEN, conversations: withoutReopen as unknown as typeof port }),
+    ).toThrow(/reopen and current/);
   });
 });

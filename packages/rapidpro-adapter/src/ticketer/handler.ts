@@ -1,5 +1,4 @@
 import {
-  type Attachment,
   type ConversationsPort,
   describeSchemaIssues,
   isBridgeError,
@@ -8,6 +7,7 @@ import {
 } from "@openchs-bridge/core";
 import type { z } from "zod";
 import { configError, isFilled } from "../internal/shared";
+import { TicketerFailure } from "./failure";
 import { createMemoryIdempotencyStore, type IdempotencyStore, type StoredAnswer } from "./idempotency";
 import {
   closeTicketSchema,
@@ -16,24 +16,42 @@ import {
   openTicketSchema,
   type ReopenTicketBody,
   reopenTicketSchema,
-  type ticketAttachmentSchema,
   ticketMessageSchema,
 } from "./schemas";
+import { lineMessageId, toClientLine } from "./ticket-lines";
 
 const FACTORY = "createTicketerHandler";
 
 /** The bridge's conversation ids, and what the helpline's close route admits (`\w+`): `t_` + hex by default. */
 const CONVERSATION_ID = /^[A-Za-z0-9_-]{1,100}$/;
+/** A conversation a reopen starts: what the helpline's close route admits (`\w+`), since the bridge names it. */
+const TICKET_CONVERSATION_ID = /^\w{1,100}$/;
 
 /** The default conversation id of a ticket: `t_` + the ticket UUID without hyphens (`[A-Za-z0-9_]` only). */
 export function defaultConversationIdFor(ticketId: string): string {
   return `t_${ticketId.replace(/[^A-Za-z0-9_]/g, "")}`.slice(0, 100);
 }
 
-/** What the reopen hook is given. */
+/**
+ * The default id of the conversation a reopen starts: the ticket's `external_id`, `_r`, and the
+ * reopen's time to the millisecond (`t_0f4d…_r20260520T150500123`): `[A-Za-z0-9_]` only, at most
+ * 100 characters, the same for every retry of one reopen (mailroom sends the same `reopened_at`).
+ */
+export function defaultReopenedConversationIdFor(externalId: string, reopenedAt: Date): string {
+  const stamp = reopenedAt.toISOString().replace(/[-:.Z]/g, "");
+  return `${externalId.slice(0, 100 - stamp.length - 2)}_r${stamp}`;
+}
+
+/** What the reopen hook is given, after the reopen. */
 export interface TicketReopenInput {
+  /** The ticket's `external_id`, which mailroom keeps: it names the first conversation. */
   externalId: string;
+  /** The conversation that answers for the ticket now. */
   conversationId: string;
+  /** False when that conversation was still open and nothing was created. */
+  created: boolean;
+  /** The closed conversation a new one continues. */
+  reopenedFrom?: string | undefined;
   body: ReopenTicketBody;
 }
 
@@ -51,13 +69,19 @@ export interface TicketerHandlerOptions {
   conversationIdFor?: ((ticketId: string) => string) | undefined;
   /** The helpline routing key (`receiver`) of a new ticket. Default: the topic's name. */
   routingKey?: ((ticket: OpenTicketBody) => string | undefined) | undefined;
-  /** Whether `…/reopen` is honoured. Default false: it answers 422 `reopen_not_supported`. */
-  supportsReopen?: boolean | undefined;
-  /** Required with `supportsReopen`: reopens the conversation (the bridge's conversations cannot). */
-  onReopen?: ((input: TicketReopenInput) => Promise<void>) | undefined;
   /**
-   * Whether the bot's messages of `…/history` reach the helpline, marked `[bot] ` (default
-   * `include`), or only the contact's (`skip`).
+   * Whether `…/reopen` is honoured (default true): a reopened ticket continues in a new conversation
+   * linked to its closed one. False answers 422 `reopen_not_supported`, which mailroom takes as an
+   * error (the ticket then stays closed on its side).
+   */
+  supportsReopen?: boolean | undefined;
+  /** Called after each successful reopen (to tell someone, say). Its failure fails the call (500). */
+  onReopen?: ((input: TicketReopenInput) => Promise<void>) | undefined;
+  /** The id of the conversation a reopen starts. Default {@link defaultReopenedConversationIdFor}. */
+  reopenedConversationIdFor?: ((externalId: string, reopenedAt: Date) => string) | undefined;
+  /**
+   * Whether the bot's lines of the history (`direction: "outgoing"`, on `…/history` or one by one on
+   * `…/messages`) reach the helpline, marked `[bot] ` (default `include`), or only the contact's (`skip`).
    */
   historyOutgoing?: "include" | "skip" | undefined;
   /** The path prefix of the routes, as the request sees it. Default `/v1/` (the bridge strips `{base}ticketer`). */
@@ -71,29 +95,20 @@ type Route =
   | { name: "messages" | "close" | "reopen" | "history"; externalId: string }
   | { name: "unknown" };
 
-/** An error answer of the contract: `{"error":"<code>","message","details"?}`. */
-class TicketerFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * The service side of Weni's generic ticketer, as a Web handler `(request) => Promise<Response>`
  * for mailroom's calls (`base_url` = `https://<host>/api/ticketer`):
  * - `POST /v1/tickets` opens a conversation (`external_id` = `conversationIdFor(ticket_id)`) and
  *   delivers a non-empty `body` as its first client message (`open-<ticket_id>`). A ticket already
  *   open answers 409 `ticket_already_open` with `details.external_id`, which mailroom takes as success.
- * - `…/messages` accepts a client message (its `message_id` is the dedupe key);
- * - `…/history` accepts earlier messages, in `sent_at` order;
- * - `…/close` closes the conversation (`closed_by` `chatbot`); already closed is 409 `ticket_already_closed`;
- * - `…/reopen` answers 422 `reopen_not_supported` unless `supportsReopen`.
+ * - `…/messages` accepts a client message (its `message_id` is the dedupe key), the bot's own
+ *   lines (`direction: "outgoing"`, history sent one by one) marked `[bot] `;
+ * - `…/history` accepts earlier messages, the bot's included, in `sent_at` order (oldest first);
+ * - `…/close` closes the conversation (`closed_by` `chatbot`; mailroom's own close comes as
+ *   `platform`/`system` without a reason); already closed is 409 `ticket_already_closed`;
+ * - `…/reopen` continues a closed ticket in a NEW conversation, linked to the closed one; the
+ *   `external_id` stays (mailroom keeps it), and every later call for it reaches the newest
+ *   conversation. Reopening a ticket whose conversation is open changes nothing (200).
  * Every call needs `Authorization: Bearer <apiToken>` (constant-time compare, else 401
  * `unauthorized`). A repeated `Idempotency-Key` replays the first answer (5xx are not kept, so they
  * are retried for real). Errors are `{"error","message"}`: 400 `invalid_payload`, 404 `ticket_not_found`,
@@ -109,8 +124,11 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
   if (!conversations || typeof conversations.open !== "function") {
     configError(FACTORY, "`conversations` is required (createBridge(...).conversations)");
   }
-  if (options.supportsReopen && typeof options.onReopen !== "function") {
-    configError(FACTORY, "`onReopen` is required with `supportsReopen: true`");
+  if (options.onReopen !== undefined && typeof options.onReopen !== "function") {
+    configError(FACTORY, "`onReopen` must be a function");
+  }
+  if (typeof conversations.reopen !== "function" || typeof conversations.current !== "function") {
+    configError(FACTORY, "`conversations` must implement reopen and current (createBridge(...).conversations)");
   }
   const basePath = options.basePath ?? "/v1/";
   if (!basePath.startsWith("/") || !basePath.endsWith("/")) {
@@ -122,6 +140,8 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
   const conversationIdFor = options.conversationIdFor ?? defaultConversationIdFor;
   const routingKey = options.routingKey ?? ((ticket: OpenTicketBody) => ticket.topic?.name);
   const historyOutgoing = options.historyOutgoing ?? "include";
+  const supportsReopen = options.supportsReopen ?? true;
+  const reopenedConversationIdFor = options.reopenedConversationIdFor ?? defaultReopenedConversationIdFor;
   const inFlight = new Map<string, Promise<StoredAnswer>>();
 
   function matchRoute(pathname: string): Route | undefined {
@@ -192,7 +212,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       ...(isFilled(ticket.contact.name) ? { clientName: ticket.contact.name } : {}),
       ...(isFilled(receiver) ? { receiver } : {}),
       metadata,
-      ticket: { ticketId: ticket.ticket_id, ...(ticketerUuid ? { ticketerUuid } : {}) },
+      ticket: { ticketId: ticket.ticket_id, externalId: conversationId, ...(ticketerUuid ? { ticketerUuid } : {}) },
     });
     if (result.state === "closed") {
       // No details.external_id: mailroom would take a 409 carrying one as "open already" (success).
@@ -216,24 +236,33 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
     return answer(201, { external_id: conversationId, status: "open", created_at: result.createdAt });
   }
 
+  /** The conversation that answers for a ticket now (a reopen moves it on); 404 when there is none. */
+  async function currentOf(externalId: string): Promise<string> {
+    const current = await conversations.current(externalId);
+    if (current === undefined)
+      throw new TicketerFailure(404, "ticket_not_found", "no such ticket", { external_id: externalId });
+    return current;
+  }
+
   async function message(externalId: string, raw: unknown, request: Request): Promise<StoredAnswer> {
     const body = parse(ticketMessageSchema, raw);
     sameTicket(externalId, body.external_id);
-    if (body.direction !== undefined && body.direction !== "incoming") {
-      throw new TicketerFailure(400, "invalid_payload", 'direction must be "incoming"', { field: "direction" });
-    }
-    const attachments = toAttachments(body.attachments);
-    if (!isFilled(body.text) && attachments.length === 0) {
+    const line = toClientLine(body);
+    if (line?.fromBot && historyOutgoing === "skip") return answer(200, { status: "ignored" });
+    if (!line) {
+      // A bot line with nothing to show (a template or a quick-reply-only message) is no error:
+      // one sent as history, refused, would make mailroom drop the rest of the history.
+      if (body.direction === "outgoing") return answer(200, { status: "ignored" });
       throw new TicketerFailure(400, "invalid_payload", "text or attachments is required", { field: "text" });
     }
     const key = request.headers.get("idempotency-key");
     const messageId = body.message_id ?? (isFilled(key) ? key : undefined);
     const result = await conversations.acceptClientMessage({
-      conversationId: externalId,
+      conversationId: await currentOf(externalId),
       ...(messageId !== undefined ? { messageId } : {}),
-      ...(isFilled(body.text) ? { text: body.text } : {}),
-      attachments,
-      ...(isFilled(body.sender?.name) ? { senderName: body.sender.name } : {}),
+      ...(line.text !== undefined ? { text: line.text } : {}),
+      attachments: line.attachments,
+      ...(line.senderName !== undefined ? { senderName: line.senderName } : {}),
     });
     return answer(200, {
       message_external_id: result.uuid,
@@ -245,8 +274,9 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
   async function close(externalId: string, raw: unknown): Promise<StoredAnswer> {
     const body = parse(closeTicketSchema, raw);
     sameTicket(externalId, body.external_id);
+    // Mailroom's own close (`closed_by` platform/system, no reason) closes like any other.
     const result = await conversations.close({
-      conversationId: externalId,
+      conversationId: await currentOf(externalId),
       closedBy: "chatbot",
       ...(isFilled(body.reason) ? { reason: body.reason } : {}),
     });
@@ -261,33 +291,62 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
   async function reopen(externalId: string, raw: unknown): Promise<StoredAnswer> {
     const body = parse(reopenTicketSchema, raw);
     sameTicket(externalId, body.external_id);
-    if (!options.supportsReopen || !options.onReopen) {
+    if (!supportsReopen) {
       throw new TicketerFailure(422, "reopen_not_supported", "this ticketer does not support reopening tickets");
     }
-    await options.onReopen({ externalId, conversationId: externalId, body });
-    return answer(200, { status: "open" });
+    const at = body.reopened_at !== undefined ? new Date(body.reopened_at) : new Date();
+    const reopenedAt = Number.isNaN(at.getTime()) ? new Date() : at;
+    const newConversationId = reopenedConversationIdFor(externalId, reopenedAt);
+    if (typeof newConversationId !== "string" || !TICKET_CONVERSATION_ID.test(newConversationId)) {
+      throw new TicketerFailure(
+        500,
+        "internal_error",
+        "reopenedConversationIdFor gave an id outside [A-Za-z0-9_]{1,100}",
+      );
+    }
+    // Mailroom keeps the ticket's external_id after a reopen (weni-ai/mailroom
+    // `services/tickets/generic/service.go` Reopen): it stays the key, the bridge follows the link.
+    const result = await conversations.reopen({
+      conversationId: externalId,
+      newConversationId,
+      metadata: compact({ reopened_at: body.reopened_at, reopened_by: body.reopened_by?.type }),
+    });
+    await options.onReopen?.({
+      externalId,
+      conversationId: result.conversationId,
+      created: result.created,
+      ...(result.reopenedFrom !== undefined ? { reopenedFrom: result.reopenedFrom } : {}),
+      body,
+    });
+    return answer(200, {
+      external_id: externalId,
+      status: "open",
+      created_at: result.createdAt,
+      conversation_id: result.conversationId,
+      ...(result.reopenedFrom !== undefined ? { reopened_from: result.reopenedFrom } : {}),
+    });
   }
 
   async function history(externalId: string, raw: unknown): Promise<StoredAnswer> {
     const body = parse(historySchema, raw);
     sameTicket(externalId, body.external_id);
-    // In sent_at order; messages without a readable time keep their place after the dated ones.
-    const ordered = body.messages
-      .map((m, index) => ({ m, index, at: m.sent_at ? Date.parse(m.sent_at) : Number.NaN }))
+    // Every line is read before any is taken, so a bad one refuses the batch without half of it.
+    const lines = body.messages.map((m, index) => ({ m, index, line: toClientLine(m, `messages[${index}].`) }));
+    const conversationId = await currentOf(externalId);
+    // Mailroom sends oldest first; sorting by sent_at keeps that and mends a batch that is not.
+    // Lines without a readable time keep their place after the dated ones.
+    const ordered = lines
+      .map((entry) => ({ ...entry, at: entry.m.sent_at ? Date.parse(entry.m.sent_at) : Number.NaN }))
       .sort((a, b) => (Number.isNaN(a.at) ? 1 : 0) - (Number.isNaN(b.at) ? 1 : 0) || a.at - b.at || a.index - b.index);
     let received = 0;
-    for (const { m, index } of ordered) {
-      const incoming = m.direction === undefined || m.direction === "incoming";
-      if (!incoming && historyOutgoing === "skip") continue;
-      const attachments = toAttachments(m.attachments);
-      const text = isFilled(m.text) ? (incoming ? m.text : `[bot] ${m.text}`) : undefined;
-      if (text === undefined && attachments.length === 0) continue;
+    for (const { m, line } of ordered) {
+      if (!line || (line.fromBot && historyOutgoing === "skip")) continue;
       await conversations.acceptClientMessage({
-        conversationId: externalId,
-        messageId: m.message_id ?? `history-${index}-${m.sent_at ?? "undated"}`,
-        ...(text !== undefined ? { text } : {}),
-        attachments,
-        ...(incoming && isFilled(m.sender?.name) ? { senderName: m.sender.name } : {}),
+        conversationId,
+        messageId: lineMessageId(m),
+        ...(line.text !== undefined ? { text: line.text } : {}),
+        attachments: line.attachments,
+        ...(line.senderName !== undefined ? { senderName: line.senderName } : {}),
       });
       received++;
     }
@@ -394,10 +453,6 @@ function sameTicket(externalId: string, inBody: string | undefined): void {
       field: "external_id",
     });
   }
-}
-
-function toAttachments(values: z.output<typeof ticketAttachmentSchema>[] | undefined): Attachment[] {
-  return (values ?? []).map((a) => ({ url: a.url, content_type: a.content_type || "application/octet-stream" }));
 }
 
 function ticketerUuidOf(metadata: Record<string, unknown> | undefined): string | undefined {

@@ -17,13 +17,34 @@ export const actorSchema = z.looseObject({
   email: opt(text),
 });
 
+/** A shared location, `geo:<lat>,<long>` in decimal degrees (nyaruka/goflow `utils/attachment.go`). */
+const GEO_URL = /^geo:-?\d{1,3}(?:\.\d{1,15})?,-?\d{1,3}(?:\.\d{1,15})?$/;
+
+/**
+ * Mailroom sends a contact's shared location as goflow splits it, `{"content_type":"geo","url":
+ * "-1.28,36.81"}` (weni-ai/mailroom `services/tickets/generic/history.go` `attachmentsFromMsg`): its
+ * URL gets its `geo:` back, so the location reaches the helpline as the gateway gives it one.
+ */
+function locationUrl(value: unknown): unknown {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return value;
+  const { url, content_type } = value as { url?: unknown; content_type?: unknown };
+  if (content_type === "geo" && typeof url === "string" && !url.startsWith("geo:"))
+    return { ...value, url: `geo:${url}` };
+  return value;
+}
+
 /** An attachment; `content_type` is optional in the contract (mailroom then sniffs the URL). */
-export const ticketAttachmentSchema = z.looseObject({
-  url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
-  content_type: opt(text),
-  filename: opt(text),
-  size: opt(z.number()),
-});
+export const ticketAttachmentSchema = z.preprocess(
+  locationUrl,
+  z.looseObject({
+    url: z.union([z.url({ protocol: /^https?$/ }), z.string().regex(GEO_URL)], {
+      error: "expected an http(s) URL, or a location geo:<lat>,<long>",
+    }),
+    content_type: opt(text),
+    filename: opt(text),
+    size: opt(z.number()),
+  }),
+);
 
 /** `POST /v1/tickets`. */
 export const openTicketSchema = z.looseObject({
