@@ -8,6 +8,7 @@ import {
   signStandardWebhook,
 } from "@openchs-bridge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { slowUpload } from "../../test/reliability/support/raw-socket";
 
 /** A running host with the bridge mounted: `origin` like `http://127.0.0.1:PORT`. */
 export interface RunningHost {
@@ -21,6 +22,13 @@ export type StartHost = (bridge: Bridge) => Promise<RunningHost>;
 const CHATBOT = { username: "weni", password: "weni-password-1" };
 const SIGNER = { username: "signer", password: "signer-password-1" };
 const SECRET = `whsec_${btoa("conformance-secret-32-bytes-long!")}`;
+/**
+ * The early-answer test: a 4 MiB upload, many times fast (a racy close shows up), and once slowly
+ * (longer than a host that gives up draining after a moment, e.g. @hono/node-server's 500 ms).
+ */
+const UPLOAD_RUNS = 20;
+const FAST_UPLOAD = { bodyBytes: 4 * 2 ** 20, chunkBytes: 128 * 1024, pauseMs: 1 };
+const SLOW_UPLOAD = { ...FAST_UPLOAD, pauseMs: 50 };
 
 /**
  * One black-box suite every host passes (Inngest's `testFramework`): the same HTTP calls against a
@@ -61,7 +69,7 @@ export function hostConformance(name: string, start: StartHost, options: { ownRo
           { ...CHATBOT, sources: ["WENI"] },
           { ...SIGNER, sources: ["WENI"], signingSecrets: [SECRET] },
         ],
-        loginRateLimit: { max: 3, windowS: 60 },
+        loginRateLimit: { max: 3, maxPerAddress: 3, windowS: 60 },
         maxBodyBytes: 64 * 1024,
       });
       host = await start(bridge);
@@ -107,11 +115,11 @@ export function hostConformance(name: string, start: StartHost, options: { ownRo
       expect(((await conv.json()) as { state: string }).state).toBe("hunting");
     });
 
-    it("passes the raw body through: 415 for text, 400 for broken JSON", async () => {
+    it("passes the raw body through: 415 for a media type that is not JSON, 400 for broken JSON", async () => {
       const text = await call("/api/chat/", {
         method: "POST",
-        body: "hi",
-        headers: { "content-type": "text/plain", authorization: `Token ${token}` },
+        body: "<hi/>",
+        headers: { "content-type": "application/xml", authorization: `Token ${token}` },
       });
       expect(text.status).toBe(415);
       const broken = await call("/api/chat/", {
@@ -133,6 +141,46 @@ export function hostConformance(name: string, start: StartHost, options: { ownRo
       expect(big.status).toBe(413);
       expect((await call("/api/health")).status).toBe(200);
     });
+
+    it("answers a body it refuses unread (413, 401) while the client is still sending, and never resets it", async () => {
+      const port = Number(new URL(host.origin).port);
+      const json = "Content-Type: application/json";
+      const upload = async (
+        label: object,
+        headers: string[],
+        options: Parameters<typeof slowUpload>[2],
+        expected: { status: number; code: string },
+      ) => {
+        const r = await slowUpload(port, { path: "/api/chat/", headers }, options);
+        const code = r.body ? (JSON.parse(r.body) as { error?: { code?: string } }).error?.code : undefined;
+        // A reset would make the client lose the answer, or read it only by luck: the whole upload
+        // is read, and the connection ends cleanly after it.
+        expect({ ...label, status: r.status, code, error: r.error, closed: r.closed, sent: r.sent }).toEqual({
+          ...label,
+          ...expected,
+          error: undefined,
+          closed: true,
+          sent: options.bodyBytes,
+        });
+      };
+      const tooLarge = { status: 413, code: "payload_too_large" };
+      const framings = [
+        { framing: "content-length" },
+        { framing: "chunked", chunked: true },
+        { framing: "expect 100-continue", expectContinue: true },
+      ];
+      for (const { framing, ...options } of framings) {
+        const headers = [json, `Authorization: Token ${token}`];
+        for (let run = 0; run < UPLOAD_RUNS; run++) {
+          await upload({ framing, run }, headers, { ...FAST_UPLOAD, ...options }, tooLarge);
+        }
+        await upload({ framing, run: "slow" }, headers, { ...SLOW_UPLOAD, ...options }, tooLarge);
+      }
+      const unauthorized = { status: 401, code: "unauthorized" };
+      await upload({ framing: "no token" }, [json], FAST_UPLOAD, unauthorized);
+      await upload({ framing: "no token", run: "slow" }, [json], SLOW_UPLOAD, unauthorized);
+      expect((await call("/api/health")).status).toBe(200);
+    }, 120_000);
 
     it("passes the raw bytes through: a signature over them verifies, and any change is refused", async () => {
       const signerToken = (await bridge.tokens.issue(SIGNER.username)).token;

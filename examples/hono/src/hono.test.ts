@@ -1,16 +1,13 @@
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { hostConformance } from "../../conformance/host-conformance";
 import { createApp } from "./app";
+import { serveHono } from "./node-server";
 
 hostConformance(
   "hono",
   async (bridge) => {
-    const { port, server } = await new Promise<{ port: number; server: ReturnType<typeof serve> }>((resolve) => {
-      const s = serve({ fetch: createApp(bridge).fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
-        resolve({ port: info.port, server: s }),
-      );
-    });
+    const server = await serveHono(createApp(bridge), { port: 0, hostname: "127.0.0.1" });
+    const { port } = server.address() as AddressInfo;
     return {
       origin: `http://127.0.0.1:${port}`,
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { toNodeListener, type WebHandler } from "./node-http";
+import { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-http";
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -9,8 +9,8 @@ afterEach(async () => {
   close = undefined;
 });
 
-async function serve(handler: WebHandler): Promise<string> {
-  const server = createServer(toNodeListener(handler));
+async function serve(handler: WebHandler, options: NodeListenerOptions = {}): Promise<string> {
+  const server = createServer(toNodeListener(handler, options));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   close = () =>
     new Promise<void>((resolve) => {
@@ -95,4 +95,54 @@ describe("toNodeListener", () => {
     expect(signals[1]!.aborted).toBe(true);
     release?.();
   });
+
+  it("after an answer given before the body was read, reads the rest up to its bounds, then closes", async () => {
+    const refuse: WebHandler = async () => Response.json({ error: { code: "payload_too_large" } }, { status: 413 });
+    const url = await serve(refuse, { drain: { maxBytes: 2 * 2 ** 20, maxMs: 60_000 } });
+    // Within the bound: the whole body is read, the answer read while sending, and the close is clean.
+    const within = await upload(url, 2 ** 20, { stallAfter: Number.POSITIVE_INFINITY });
+    expect(within).toMatchObject({ status: 413, error: undefined, sent: 2 ** 20 });
+    expect(within.received).toMatch(/\r\nconnection: close\r\n/i);
+    const answer = '{"error":{"code":"payload_too_large"}}';
+    expect(within.received).toMatch(new RegExp(`\\r\\ncontent-length: ${answer.length}\\r\\n`, "i"));
+    expect(within.received.endsWith(`\r\n\r\n${answer}`)).toBe(true);
+    // Past the bound the server stops reading and closes: the client cannot send its 256 MiB.
+    const past = await upload(url, 256 * 2 ** 20, { stallAfter: Number.POSITIVE_INFINITY });
+    expect(past.status).toBe(413);
+    expect(past.sent).toBeLessThan(256 * 2 ** 20);
+    // A client that stops sending is closed on at the time bound.
+    const stalled = await serve(refuse, { drain: { maxMs: 50 } });
+    const idle = await upload(stalled, 2 ** 20, { stallAfter: 64 * 1024 });
+    expect(idle).toMatchObject({ status: 413, closed: true, sent: 64 * 1024 });
+  });
 });
+
+/** Posts `bodyBytes` on a raw socket (64 KiB writes), stopping after `stallAfter` bytes; reads until the server closes. */
+async function upload(url: string, bodyBytes: number, options: { stallAfter: number }) {
+  const socket = connect({ port: Number(new URL(url).port), host: "127.0.0.1" });
+  let received = "";
+  let error: string | undefined;
+  let closed = false;
+  let sent = 0;
+  socket.on("data", (d: Buffer) => {
+    received += d.toString("latin1");
+  });
+  socket.on("error", (e: NodeJS.ErrnoException) => {
+    error ??= e.code;
+  });
+  const done = new Promise<void>((resolve) =>
+    socket.once("close", () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  const write = (part: string | Uint8Array) =>
+    new Promise<boolean>((resolve) => (closed ? resolve(false) : socket.write(part, (e) => resolve(!e))));
+  await write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${bodyBytes}\r\n\r\n`);
+  const chunk = new Uint8Array(64 * 1024);
+  while (sent < Math.min(bodyBytes, options.stallAfter) && (await write(chunk))) sent += chunk.byteLength;
+  if (sent === bodyBytes) socket.end();
+  await done;
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
+  return { status: status === undefined ? undefined : Number(status), received, error, closed, sent };
+}

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
 
 /** The bridge's handler signature, as a Node host sees it. */
 export type WebHandler = (request: Request, info?: { remoteAddress?: string | undefined }) => Promise<Response>;
@@ -12,18 +11,39 @@ export type WebHandler = (request: Request, info?: { remoteAddress?: string | un
 const BUFFERED_BODY_MAX = 64 * 1024;
 
 /**
+ * An answer given before the request body was read to its end (413, 401, 415, …) is sent while the
+ * client may still be sending. Closing then, with its bytes unread, makes the kernel reset the
+ * connection, and a client that reads only after its upload sees ECONNRESET/EPIPE instead of the
+ * answer. So the rest of the body is read and discarded, up to this many bytes and this long, and
+ * only then is the connection closed (cleanly, when the client sent no more than that).
+ */
+const DRAIN_MAX_BYTES = 8 * 2 ** 20;
+const DRAIN_MAX_MS = 5_000;
+
+/** Options of `toNodeListener`. */
+export interface NodeListenerOptions {
+  /** The origin of request URLs. Default `http://<Host header>`. */
+  origin?: string;
+  /** After an answer given before the body was read: how much more of it to read, and how long. */
+  drain?: { maxBytes?: number; maxMs?: number };
+}
+
+/**
  * Converts a Node request to a Web `Request` and writes the Web `Response` back. A small body with a
  * declared length is handed over as one buffer; any other body is streamed, not buffered (the bridge
  * enforces its size limit while reading). The request's `signal` aborts when the client goes away
- * before the answer is complete.
+ * before the answer is complete. An answer given before the body was read is followed by a bounded
+ * drain of the rest (see `DRAIN_MAX_BYTES`), then the connection is closed.
  */
-export function toNodeListener(handler: WebHandler, options: { origin?: string } = {}) {
+export function toNodeListener(handler: WebHandler, options: NodeListenerOptions = {}) {
+  const limits = { maxBytes: options.drain?.maxBytes ?? DRAIN_MAX_BYTES, maxMs: options.drain?.maxMs ?? DRAIN_MAX_MS };
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const controller = new AbortController();
     // 'close' also follows every complete answer: only a connection lost before it is an abort.
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
+    let body: RequestBody | undefined;
     try {
       const origin = options.origin ?? `http://${req.headers.host ?? "localhost"}`;
       const headers = new Headers();
@@ -32,26 +52,29 @@ export function toNodeListener(handler: WebHandler, options: { origin?: string }
         for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
       }
       const hasBody = req.method !== "GET" && req.method !== "HEAD";
+      if (hasBody) body = await requestBody(req);
       const request = new Request(new URL(req.url ?? "/", origin), {
         method: req.method ?? "GET",
         headers,
         signal: controller.signal,
-        ...(hasBody ? { body: await requestBody(req), duplex: "half" } : {}),
+        ...(body ? { body: body.body, duplex: "half" } : {}),
       } as RequestInit);
       const response = await handler(request, { remoteAddress: req.socket.remoteAddress });
       res.statusCode = response.status;
-      // Answered before the body was read to its end (e.g. 413): the connection cannot be reused, as
-      // the client may still be sending; say so, and Node closes it after the response.
-      if (hasBody && !req.complete) res.shouldKeepAlive = false;
       response.headers.forEach((value, name) => {
         res.setHeader(name, value);
       });
+      if (body && !req.complete) {
+        await answerThenDrain(req, res, response, body, limits);
+        return;
+      }
       if (!response.body || req.method === "HEAD") {
         res.end();
         return;
       }
       await writeBody(response.body, res);
     } catch {
+      body?.release();
       if (!res.headersSent) {
         res.statusCode = 500;
         res.setHeader("content-type", "application/json");
@@ -61,17 +84,119 @@ export function toNodeListener(handler: WebHandler, options: { origin?: string }
   };
 }
 
+/** The body handed to the Web `Request`, and a way to take the Node stream back from it. */
+interface RequestBody {
+  body: Uint8Array | ReadableStream<Uint8Array>;
+  /** Stops feeding the Web stream and leaves the Node request paused, for the drain to read. */
+  release(): void;
+}
+
 /** The body for the Web `Request`: one buffer when small and of declared length, else a stream. */
-async function requestBody(req: IncomingMessage): Promise<Uint8Array | ReadableStream<Uint8Array>> {
+async function requestBody(req: IncomingMessage): Promise<RequestBody> {
   const declared = req.headers["content-length"];
   const length = declared === undefined ? Number.NaN : Number(declared);
   if (!(length >= 0 && length <= BUFFERED_BODY_MAX) || req.headers["transfer-encoding"] !== undefined) {
-    return Readable.toWeb(req) as ReadableStream<Uint8Array>;
+    return streamedBody(req);
   }
   // Node's parser delivers exactly the declared length (or an error), so this stays within the bound.
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  return { body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), release: () => {} };
+}
+
+/**
+ * The Node request as a Web stream with backpressure. Unlike `Readable.toWeb`, cancelling it (the
+ * bridge does at its size limit) does not destroy the request: destroying an incomplete request
+ * destroys the socket, with the answer not yet written. The request is only detached and paused.
+ */
+function streamedBody(req: IncomingMessage): RequestBody {
+  let release = () => {};
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let open = true;
+        const onData = (chunk: Buffer) => {
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        };
+        const onEnd = () => {
+          release();
+          controller.close();
+        };
+        const onError = (error: unknown) => {
+          release();
+          controller.error(error);
+        };
+        // A connection lost mid-body closes the request without 'end' (or 'error', on some versions).
+        const onClose = () => {
+          if (open) onError(new Error("the client closed the connection before the end of the body"));
+        };
+        release = () => {
+          if (!open) return;
+          open = false;
+          req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
+          req.pause();
+        };
+        req.on("data", onData).once("end", onEnd).once("error", onError).once("close", onClose);
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        release();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: BUFFERED_BODY_MAX }),
+  );
+  return { body, release: () => release() };
+}
+
+/**
+ * Writes an answer given before the body was read, then reads and discards the rest of the body
+ * (bounded) before ending the answer: Node closes the connection (`Connection: close`) only once the
+ * answer ends, so the client's remaining bytes are read instead of causing a reset. The body goes
+ * out whole with its `Content-Length` (these answers are short errors), so the client can read it
+ * while still sending.
+ */
+async function answerThenDrain(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: Response,
+  body: RequestBody,
+  limits: DrainLimits,
+): Promise<void> {
+  body.release();
+  res.shouldKeepAlive = false;
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (response.status !== 204 && response.status !== 304) res.setHeader("content-length", bytes.byteLength);
+  if (bytes.byteLength > 0) res.write(bytes);
+  else res.flushHeaders();
+  await drain(req, limits);
+  res.end();
+}
+
+type DrainLimits = { maxBytes: number; maxMs: number };
+
+/** Reads and discards the rest of a request body, up to `limits.maxBytes` and `limits.maxMs`. */
+function drain(req: IncomingMessage, limits: DrainLimits): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let drained = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off("data", onData).off("end", done).off("close", done).off("error", done);
+      req.pause(); // past the bound: the rest stays unread, and the close may reset
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      drained += chunk.byteLength;
+      if (drained > limits.maxBytes) done();
+    };
+    const timer = setTimeout(done, limits.maxMs);
+    timer.unref();
+    req.on("data", onData).once("end", done).once("close", done).once("error", done);
+    if (req.complete || req.destroyed) done();
+    else req.resume();
+  });
 }
 
 /** Writes a Web body: a single-chunk body (every JSON answer) in one `end()`, anything longer as it comes. */
