@@ -107,6 +107,40 @@ describe("tokens", () => {
   });
 });
 
+describe("API keys", () => {
+  const KEY = "obk_cmVsaWFiaWxpdHktYXBpLWtleS1mb3ItdGVzdHMtMDE";
+  const consumersWithKey = (apiKeys: string[]) =>
+    JSON.stringify([
+      { username: "chatbot", password: "reliability-chatbot-pass", sources: ["WENI"], api_keys: apiKeys },
+      { username: "helpline", password: "reliability-helpline-pass", sources: ["OUTBOX", "HELPLINE"] },
+    ]);
+
+  it("a flow's key works on every call, outlives any token, and is revoked by removing its hash", async () => {
+    system = await startSystem({
+      env: { BRIDGE_TOKEN_TTL: "1", BRIDGE_CONSUMERS: consumersWithKey([`sha256:${sha256HexSync(KEY)}`]) },
+    });
+    const s = system;
+    const { session, contact } = newConversation("key", 0);
+    const send = (id: string, scheme = "Token") =>
+      s.chatbot.raw("POST", "chat/", {
+        body: JSON.stringify(clientMessage(session, contact, id, `with a key ${id}`)),
+        headers: { authorization: `${scheme} ${KEY}`, "content-type": "application/json" },
+      });
+    expect((await send("k1")).status).toBe(201);
+    await sleep(1500); // longer than a token lives
+    expect((await send("k2", "Bearer")).status).toBe(201);
+    await eventually("delivered", () => s.helpline.state.messages(session).length === 2);
+    // Revoked: the hash removed from the configuration, then a restart.
+    await s.gateway.stop();
+    s.env.BRIDGE_CONSUMERS = consumersWithKey([]);
+    await s.gateway.start();
+    const revoked = await send("k3");
+    expect(revoked.status).toBe(401);
+    expect(revoked.body.error.code).toBe("unauthorized");
+    expect(s.gateway.stdout).not.toContain(KEY);
+  });
+});
+
 describe("signed requests (Standard Webhooks)", () => {
   async function signed(s: System, secret: string, body: string, at: Date, id: string = crypto.randomUUID()) {
     const token = await loginAs(s, "signer", "reliability-signer-pass");
@@ -240,40 +274,104 @@ describe("sides: a consumer speaks only for its own", () => {
 });
 
 describe("brute force", () => {
-  it("rate-limits failed logins per consumer and per address (429, Retry-After), even for the right password", async () => {
-    system = await startSystem();
+  /** A login through the real gateway, optionally as if through a proxy (`X-Forwarded-For`). */
+  const attempt = (s: System, username: string, password: string, forwardedFor?: string) =>
+    s.chatbot.raw("POST", "token/", {
+      body: JSON.stringify({ username, password }),
+      headers: {
+        "content-type": "application/json",
+        ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}),
+      },
+    });
+  const authFailures = (s: System) => s.gateway.lines().filter((l) => l.event === "auth.failure");
+
+  it("rate-limits a consumer's failed logins per address (429, Retry-After) without locking the helpline out", async () => {
+    system = await startSystem({ env: { BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: "20" } });
     const s = system;
-    const attempt = (username: string, password: string) =>
-      s.chatbot.raw("POST", "token/", {
-        body: JSON.stringify({ username, password }),
-        headers: { "content-type": "application/json" },
-      });
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await attempt("chatbot", `guess-${i}-xxxxxxxx`)).status);
+    for (let i = 0; i < 5; i++) statuses.push((await attempt(s, "chatbot", `guess-${i}-xxxxxxxx`)).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
-    const limited = await attempt("chatbot", "guess-5-xxxxxxxx");
+    const limited = await attempt(s, "chatbot", "guess-5-xxxxxxxx");
     expect(limited.status).toBe(429);
     expect(limited.body.error.code).toBe("rate_limited");
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(200);
     // The right password is refused too while limited: the attacker learns nothing.
-    expect((await attempt("chatbot", "reliability-chatbot-pass")).status).toBe(429);
-    // The address is limited as a whole: guessing another consumer's password from it is refused too.
-    expect((await attempt("helpline", "guess-x-xxxxxxxx")).status).toBe(429);
-    // Unknown usernames count the same as known ones, and answer the same.
-    const unknown = await attempt("nobody", "guess-y-xxxxxxxx");
-    expect(unknown.status).toBe(429);
+    expect((await attempt(s, "chatbot", "reliability-chatbot-pass")).status).toBe(429);
+    // The helpline, from the same address (behind one proxy, everyone is), still logs in: the limit is
+    // per (username, address), so one flow with a wrong password cannot silence every counselor.
+    expect((await attempt(s, "helpline", "reliability-helpline-pass")).status).toBe(200);
     // A thousand tries cost the attacker a thousand 429s, answered fast, and the process is fine.
     const started = Date.now();
-    const flood = await Promise.all(Array.from({ length: 200 }, (_, i) => attempt("chatbot", `flood-${i}-xxxxxx`)));
+    const flood = await Promise.all(Array.from({ length: 200 }, (_, i) => attempt(s, "chatbot", `flood-${i}-xxxxxx`)));
     expect(flood.every((a) => a.status === 429)).toBe(true);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    const floodMs = Date.now() - started;
+    expect(floodMs).toBeLessThan(10_000);
+    expect((await attempt(s, "helpline", "reliability-helpline-pass")).status).toBe(200);
+    // Unknown usernames count and answer the same as known ones. A refused pair stops counting against
+    // its address, so the address ceiling (20 here, 100 by default) takes 4 usernames failing 5 times.
+    for (const username of ["nobody-1", "nobody-2", "nobody-3"]) {
+      const answers: number[] = [];
+      for (let i = 0; i < 6; i++) answers.push((await attempt(s, username, `guess-${i}-xxxxxxxx`)).status);
+      expect(answers).toEqual([401, 401, 401, 401, 401, 429]);
+    }
+    // Now the address as a whole is over its ceiling: every login from it waits, the helpline's too.
+    expect((await attempt(s, "helpline", "reliability-helpline-pass")).status).toBe(429);
     // Tokens issued before keep working: the limit is on logins, not on the API.
     expect((await s.chatbot.raw("GET", "health")).status).toBe(200);
+    // Logged at warn with the reason and the consumer (only a configured one: a mistyped username may
+    // be a password), never a password, and no client address (text is off).
+    const lines = authFailures(s);
+    expect(lines.length).toBeGreaterThanOrEqual(5 + 202 + 18 + 1);
+    expect(lines.every((l) => l.level === "warn")).toBe(true);
+    const payloads = lines.map((l) => l.payload as { reason: string; consumer?: string; address?: string });
+    expect(payloads.slice(0, 6)).toEqual([
+      ...Array.from({ length: 5 }, () => ({ reason: "invalid_credentials", consumer: "chatbot" })),
+      { reason: "rate_limited", consumer: "chatbot" },
+    ]);
+    expect(payloads.filter((p) => p.consumer === undefined).length).toBe(18);
+    const logged = s.gateway.stdout;
+    expect(logged).not.toMatch(/guess-|flood-|reliability-\w+-pass|nobody-/);
+    expect(logged).not.toContain('127.0.0.1"');
     reportFigures("brute force", {
       wrongBeforeLimit: 5,
       floodAnswered429: flood.length,
-      floodMs: Date.now() - started,
+      floodMs,
+      addressCeiling: 20,
     });
+  });
+
+  it("behind a trusted proxy, limits the client the proxy reports (X-Forwarded-For), not the proxy", async () => {
+    system = await startSystem({
+      env: { BRIDGE_TRUSTED_PROXIES: "127.0.0.1,::1", BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: "20" },
+    });
+    const s = system;
+    // An attacker behind the proxy tries many usernames. It forges an entry of its own, but the proxy
+    // appends the address it saw, and the walk from the right stops there.
+    const attacker = (i: number) => `10.${i}.${i}.${i}, 198.51.100.9`;
+    for (const username of ["chatbot", "helpline", "nobody-1", "nobody-2"]) {
+      for (let i = 0; i < 5; i++)
+        expect((await attempt(s, username, `guess-${i}-xxxxxxxx`, attacker(i))).status).toBe(401);
+    }
+    const refused = await attempt(s, "helpline", "reliability-helpline-pass", attacker(9));
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(200);
+    // Every other caller through the same proxy is another client: the helpline and the flows log in.
+    expect((await attempt(s, "helpline", "reliability-helpline-pass", "203.0.113.5")).status).toBe(200);
+    expect((await attempt(s, "chatbot", "reliability-chatbot-pass", "203.0.113.6")).status).toBe(200);
+    // The proxy's own address (no header) is a client like any other, not over any limit.
+    expect((await attempt(s, "helpline", "reliability-helpline-pass")).status).toBe(200);
+    // No address in the log: it is personal data, and text is off.
+    expect(s.gateway.stdout).not.toContain("198.51.100.9");
+    expect(authFailures(s).every((l) => l.level === "warn")).toBe(true);
+  });
+
+  it("without BRIDGE_TRUSTED_PROXIES, a client cannot pick a fresh address per guess with X-Forwarded-For", async () => {
+    system = await startSystem();
+    const s = system;
+    const answers: number[] = [];
+    for (let i = 0; i < 6; i++)
+      answers.push((await attempt(s, "chatbot", `guess-${i}-xxxxxxxx`, `198.18.0.${i}`)).status);
+    expect(answers).toEqual([401, 401, 401, 401, 401, 429]);
   });
 });
 
