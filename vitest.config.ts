@@ -59,6 +59,22 @@ const reliability = {
   },
 };
 
+/**
+ * The real callers (test/real-callers): the exact requests of the helpline's PHP, mailroom and the
+ * documented Postman examples, written on raw sockets to the real gateway process, answers read the
+ * way each caller reads them.
+ */
+const realCallers = {
+  resolve: { alias },
+  test: {
+    name: "real-callers",
+    root: "./test/real-callers",
+    include: ["**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -69,6 +85,7 @@ export default defineConfig({
       examples,
       sandbox,
       reliability,
+      realCallers,
     ],
     coverage: {
       provider: "v8",
