@@ -6,7 +6,10 @@
  *   npm run bench                 full run (a few minutes)
  *   npm run bench -- --smoke      every scenario, tiny sizes, ~20 s (CI: checks the harness, not speed)
  *   npm run bench -- --profile    also profile each serving bridge (--cpu-prof) and print its top costs
- *   npm run bench -- --only accept,memory   some scenarios: accept (with delivery), single-flight, memory, cold-start
+ *   npm run bench -- --only accept,memory   some scenarios: accept (with delivery), single-flight, memory, cold-start, claim
+ *
+ * The claim scenario runs on the memory and sqlite stores, and on PostgreSQL when DATABASE_URL is set
+ * (in a scratch schema it drops).
  *   npm run bench -- --store memory         accept and single-flight on the memory store (to see the store's share)
  *
  * Exits non-zero when something is wrong rather than slow: a non-2xx answer, a message not
@@ -17,6 +20,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { ClaimFigures } from "./claim";
 import {
   type BridgeProcess,
   chatBody,
@@ -48,7 +52,7 @@ const { values } = parseArgs({
   },
 });
 const SMOKE = values.smoke;
-const SCENARIOS = ["accept", "single-flight", "memory", "cold-start"] as const;
+const SCENARIOS = ["accept", "single-flight", "memory", "cold-start", "claim"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const only = values.only?.split(",").map((s) => s.trim());
 for (const name of only ?? []) {
@@ -72,6 +76,9 @@ const CONFIG = SMOKE
       messagesPerConversation: 10,
       memoryStoreSizes: [100, 1000],
       coldStarts: 1,
+      claimWaiting: [0, 100, 1000],
+      claimCalls: 20,
+      statsJobs: 10_000,
     }
   : {
       durationS: 5,
@@ -84,6 +91,9 @@ const CONFIG = SMOKE
       messagesPerConversation: 10,
       memoryStoreSizes: [1000, 10_000],
       coldStarts: 3,
+      claimWaiting: [0, 1000, 10_000],
+      claimCalls: 200,
+      statsJobs: 100_000,
     };
 const DRAIN_TIMEOUT_MS = 120_000;
 
@@ -589,6 +599,44 @@ async function coldStartScenario(): Promise<void> {
   details.coldStart = { bridgeMs: bridgeTimes, listeningMs: listenTimes, bareMs: bareTimes };
 }
 
+// ---------------------------------------------------------------- claim behind a blocked outbox
+
+async function claimScenario(): Promise<void> {
+  const stores = ["memory", "sqlite", ...(process.env.DATABASE_URL ? ["postgres"] : [])];
+  const { ready, ipc } = await forkScript<{ results: ClaimFigures[] }>("./claim.ts", [
+    work,
+    stores.join(","),
+    CONFIG.claimWaiting.join(","),
+    String(CONFIG.claimCalls),
+    String(CONFIG.statsJobs),
+  ]);
+  await ipc.stop();
+  const sizes = CONFIG.claimWaiting.map((n) => n.toLocaleString("en")).join(" / ");
+  for (const figures of ready.results) {
+    problems.push(...figures.problems);
+    const first = figures.claim[0]!;
+    const last = figures.claim.at(-1)!;
+    // Flat: the largest queue costs at most 3× the empty one (the memory store is for tests: no target).
+    const flat = last.medianMs <= 3 * Math.max(first.medianMs, 0.05);
+    const durable = figures.store !== "memory";
+    rows.push(
+      {
+        scenario: "claim",
+        figure: `claimDueJobs, ${sizes} jobs waiting behind not-due heads, median (${figures.store})`,
+        bridge: figures.claim.map((c) => `${round(c.medianMs, 3)} ms`).join(" / "),
+        ...(durable ? { target: "flat", met: flat } : {}),
+      },
+      {
+        scenario: "claim",
+        figure: `outboxStats, ${figures.stats.jobs.toLocaleString("en")} jobs, median (${figures.store})`,
+        bridge: `${round(figures.stats.medianMs, 2)} ms`,
+        ...(durable ? { target: "< 50 ms", met: figures.stats.medianMs < 50 } : {}),
+      },
+    );
+  }
+  details.claim = ready.results;
+}
+
 // ---------------------------------------------------------------- run
 
 const started = nowMs();
@@ -598,6 +646,7 @@ try {
   if (enabled("single-flight")) await singleFlightScenario();
   if (enabled("memory")) await memoryScenario();
   if (enabled("cold-start")) await coldStartScenario();
+  if (enabled("claim")) await claimScenario();
 } catch (error) {
   problems.push(`harness error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {

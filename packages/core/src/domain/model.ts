@@ -67,6 +67,10 @@ export interface Conversation {
   closedBy?: ClosedBy | undefined;
   closeReason?: string | undefined;
   closedAt?: string | undefined;
+  /**
+   * When the chatbot was told the helpline is unavailable (ISO), so it is told once per conversation.
+   */
+  unavailableNoticeAt?: string | undefined;
   createdAt: string;
   updatedAt: string;
   /** Incremented by every update; stores reject an update whose expected version is stale. */
@@ -117,6 +121,11 @@ export interface Message {
   attempts: number;
   /** The conversation's state in the first answer, replayed with a duplicate. */
   acceptedState: ConversationState;
+  /**
+   * When its dead-lettered delivery was last replayed (ISO): a replay sets a `failed` message back to
+   * `accepted`, the one backward step of its status.
+   */
+  replayedAt?: string | undefined;
 }
 
 /**
@@ -127,7 +136,20 @@ export interface Message {
  */
 export type OutboxLane = "helpline" | "chatbot" | "ack:helpline" | "ack:chatbot";
 
-export type OutboxJobKind = "message" | "close" | "ack" | "renotify";
+/** `notice`: the helpline-unavailable notice to the chatbot (lane `chatbot`). */
+export type OutboxJobKind = "message" | "close" | "ack" | "renotify" | "notice";
+
+/**
+ * `pending`: waiting or in flight; `dead`: out of retries, kept (not claimed, not holding its lane)
+ * until it is replayed or purged with its conversation.
+ */
+export type OutboxJobState = "pending" | "dead";
+
+/** Why a job's last attempt failed: a stable code and the upstream HTTP status, never message text. */
+export interface OutboxJobError {
+  code: string;
+  status?: number | undefined;
+}
 
 export interface OutboxJob {
   /** Store-assigned, strictly increasing: the FIFO order within a lane. */
@@ -147,6 +169,19 @@ export interface OutboxJob {
   /** Who holds it now and until when (epoch ms); a lapsed lease may be claimed again. */
   leaseOwner?: string | undefined;
   leaseUntil?: number | undefined;
+  /** Absent means `pending`. */
+  state?: OutboxJobState | undefined;
+  /**
+   * Epoch ms of the first failed attempt round, set on the first reschedule: the retry horizon
+   * counts from it.
+   */
+  firstAttemptAt?: number | undefined;
+  /** Epoch ms when it was dead-lettered. */
+  deadAt?: number | undefined;
+  /** The last attempt's failure. */
+  lastError?: OutboxJobError | undefined;
+  /** Epoch ms of its last replay. */
+  replayedAt?: number | undefined;
 }
 
 /** A consumer's access token, as stored: only the SHA-256 of the token, never the token. */

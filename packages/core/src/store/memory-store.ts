@@ -1,7 +1,26 @@
 import type { Conversation, Message, MessageDirection, OutboxJob, OutboxLane, StoredToken } from "../domain/model";
 import { StoreConflictError, StoreUnavailableError } from "./errors";
-import type { ClaimQuery, ListMessagesQuery, MessagePage, NewMessage, NewOutboxJob, Store, StoreTx } from "./store";
-import { assertClaimQuery, assertNextVersion, assertPositiveInteger, createSerialQueue } from "./store-checks";
+import type {
+  ClaimQuery,
+  DeadLetterPage,
+  DeadLetterQuery,
+  ListMessagesQuery,
+  MessagePage,
+  NewMessage,
+  NewOutboxJob,
+  OutboxStats,
+  PurgeResult,
+  Store,
+  StoreTx,
+} from "./store";
+import {
+  assertClaimQuery,
+  assertNextVersion,
+  assertPositiveInteger,
+  compareDeadLetters,
+  createSerialQueue,
+  isDead,
+} from "./store-checks";
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -74,27 +93,36 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   };
 
   const sortedJobs = (): OutboxJob[] => [...jobs.values()].sort((a, b) => a.id - b.id);
+  const pending = (): OutboxJob[] => sortedJobs().filter((job) => !isDead(job));
   const sortedMessages = (): Message[] => [...messages.values()].sort((a, b) => a.seq - b.seq);
 
-  /** The oldest job of every `(conversationId, lane)`. */
+  /** The oldest pending job of every `(conversationId, lane)`, in one pass: dead jobs hold no lane. */
   const laneHeads = (): OutboxJob[] => {
     const heads = new Map<string, OutboxJob>();
-    for (const job of sortedJobs()) {
-      const key = JSON.stringify([job.conversationId, job.lane]);
-      if (!heads.has(key)) heads.set(key, job);
+    for (const job of jobs.values()) {
+      if (isDead(job)) continue;
+      const key = `${job.lane} ${job.conversationId}`;
+      const head = heads.get(key);
+      if (!head || job.id < head.id) heads.set(key, job);
     }
     return [...heads.values()];
   };
 
-  const deleteConversationRows = (id: string): boolean => {
-    if (!conversations.delete(id)) return false;
+  /** Deletes a conversation with its messages and jobs; returns how many dead jobs went with it. */
+  const deleteConversationRows = (id: string): number | undefined => {
+    if (!conversations.delete(id)) return undefined;
     for (const message of [...messages.values()]) {
       if (message.conversationId !== id) continue;
       messages.delete(message.uuid);
       messageKeys.delete(messageKey(message.conversationId, message.direction, message.messageId));
     }
-    for (const job of [...jobs.values()]) if (job.conversationId === id) jobs.delete(job.id);
-    return true;
+    let deadLetters = 0;
+    for (const job of [...jobs.values()]) {
+      if (job.conversationId !== id) continue;
+      if (isDead(job)) deadLetters++;
+      jobs.delete(job.id);
+    }
+    return deadLetters;
   };
 
   const makeTx = (undo: Undo[], isOpen: () => boolean): StoreTx => {
@@ -186,12 +214,51 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           remove(jobs, id, undo);
         }),
 
-      rescheduleJob: (id, attempts, nextAttemptAt) =>
+      rescheduleJob: (id, attempts, nextAttemptAt, details) =>
+        txOp(() => {
+          const stored = jobs.get(id);
+          if (!stored || isDead(stored)) return;
+          const { leaseOwner: _owner, leaseUntil: _until, ...rest } = stored;
+          const next: OutboxJob = { ...rest, attempts, nextAttemptAt };
+          if (details?.firstAttemptAt !== undefined && next.firstAttemptAt === undefined) {
+            next.firstAttemptAt = details.firstAttemptAt;
+          }
+          if (details?.lastError) next.lastError = copy(details.lastError);
+          set(jobs, id, next, undo);
+        }),
+
+      deadLetterJob: (id, details) =>
         txOp(() => {
           const stored = jobs.get(id);
           if (!stored) return;
           const { leaseOwner: _owner, leaseUntil: _until, ...rest } = stored;
-          set(jobs, id, { ...rest, attempts, nextAttemptAt }, undo);
+          const dead: OutboxJob = {
+            ...rest,
+            state: "dead",
+            attempts: details.attempts,
+            deadAt: details.deadAt,
+            lastError: copy(details.lastError),
+          };
+          set(jobs, id, dead, undo);
+        }),
+
+      getJob: (id) => txOp(() => copy(jobs.get(id))),
+
+      reviveJob: (id, nextAttemptAt, replayedAt) =>
+        txOp(() => {
+          const stored = jobs.get(id);
+          if (!stored || !isDead(stored)) return false;
+          const {
+            state: _state,
+            firstAttemptAt: _first,
+            deadAt: _deadAt,
+            lastError: _error,
+            leaseOwner: _owner,
+            leaseUntil: _until,
+            ...rest
+          } = stored;
+          set(jobs, id, { ...rest, attempts: 0, nextAttemptAt, replayedAt }, undo);
+          return true;
         }),
     };
   };
@@ -287,7 +354,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
 
     pendingJobs: (conversationId?: string, lane?: OutboxLane) =>
       op(() =>
-        sortedJobs()
+        pending()
           .filter(
             (job) =>
               (conversationId === undefined || job.conversationId === conversationId) &&
@@ -295,6 +362,46 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           )
           .map((job) => copy(job)),
       ),
+
+    listDeadLetters: (query: DeadLetterQuery) =>
+      op((): DeadLetterPage => {
+        assertPositiveInteger(query.limit, "limit");
+        const { conversationId, before } = query;
+        const dead = [...jobs.values()]
+          .filter((job) => isDead(job) && (conversationId === undefined || job.conversationId === conversationId))
+          .sort(compareDeadLetters);
+        const cursor = before === undefined ? undefined : jobs.get(before);
+        // A cursor job replayed or purged since: fall back to its id alone (ids only grow).
+        const after =
+          before === undefined
+            ? dead
+            : dead.filter((job) => (cursor && isDead(cursor) ? compareDeadLetters(cursor, job) < 0 : job.id < before));
+        const page = after.slice(0, query.limit);
+        const last = page[page.length - 1];
+        return {
+          jobs: page.map((job) => copy(job)),
+          nextCursor: after.length > page.length && last ? last.id : undefined,
+        };
+      }),
+
+    outboxStats: (_now: number) =>
+      op((): OutboxStats => {
+        let count = 0;
+        let deadLetters = 0;
+        let oldestPendingAt: number | undefined;
+        for (const job of jobs.values()) {
+          if (isDead(job)) {
+            deadLetters++;
+            continue;
+          }
+          count++;
+          const created = Date.parse(job.createdAt);
+          if (!Number.isNaN(created) && (oldestPendingAt === undefined || created < oldestPendingAt)) {
+            oldestPendingAt = created;
+          }
+        }
+        return { pending: count, oldestPendingAt, deadLetters };
+      }),
 
     dueHunts: (now, limit) =>
       op(() => {
@@ -351,17 +458,27 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         return count;
       }),
 
-    deleteConversation: (id) => op(() => deleteConversationRows(id)),
+    deleteConversation: (id) => op(() => deleteConversationRows(id) !== undefined),
 
     purgeClosedBefore: (closedBeforeIso) =>
-      op(() => {
+      op((): PurgeResult => {
         const cutoff = parseIso(closedBeforeIso);
-        let count = 0;
+        const withPending = new Set(pending().map((job) => job.conversationId));
+        const result: PurgeResult = { conversations: 0, deadLetters: 0, pendingSkipped: 0 };
         for (const c of [...conversations.values()]) {
           const closedAtMs = closedAtOf(c);
-          if (closedAtMs !== undefined && closedAtMs < cutoff && deleteConversationRows(c.id)) count++;
+          if (closedAtMs === undefined || closedAtMs >= cutoff) continue;
+          // Something accepted is still on its way: keep the conversation until it is delivered or dead.
+          if (withPending.has(c.id)) {
+            result.pendingSkipped++;
+            continue;
+          }
+          const deadLetters = deleteConversationRows(c.id);
+          if (deadLetters === undefined) continue;
+          result.conversations++;
+          result.deadLetters += deadLetters;
         }
-        return count;
+        return result;
       }),
 
     ping: () => op(() => undefined),

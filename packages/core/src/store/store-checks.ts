@@ -1,4 +1,4 @@
-import type { Conversation } from "../domain/model";
+import type { Conversation, OutboxJob } from "../domain/model";
 import type { ClaimQuery } from "./store";
 
 /** Argument checks every `Store` implementation applies the same way. */
@@ -12,6 +12,16 @@ export function assertClaimQuery(query: ClaimQuery): void {
   if (!Number.isFinite(query.now)) throw new RangeError("now must be a finite number");
   if (!Number.isFinite(query.leaseMs) || query.leaseMs <= 0) throw new RangeError("leaseMs must be positive");
   if (query.owner === "") throw new RangeError("owner must not be empty");
+}
+
+/** A dead-lettered job (absent state = pending). */
+export function isDead(job: OutboxJob): boolean {
+  return job.state === "dead";
+}
+
+/** The dead-letter listing order: newest `deadAt` first, then highest id. */
+export function compareDeadLetters(a: OutboxJob, b: OutboxJob): number {
+  return (b.deadAt ?? 0) - (a.deadAt ?? 0) || b.id - a.id;
 }
 
 export function assertNextVersion(conversation: Conversation, expectedVersion: number): void {

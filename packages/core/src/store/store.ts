@@ -1,7 +1,18 @@
-import type { Conversation, Message, MessageDirection, OutboxJob, OutboxLane, StoredToken } from "../domain/model";
+import type {
+  Conversation,
+  Message,
+  MessageDirection,
+  OutboxJob,
+  OutboxJobError,
+  OutboxLane,
+  StoredToken,
+} from "../domain/model";
 
-/** A new job: the store assigns `id`. */
-export type NewOutboxJob = Omit<OutboxJob, "id" | "leaseOwner" | "leaseUntil">;
+/** A new job: the store assigns `id`; it starts pending, with no failure recorded. */
+export type NewOutboxJob = Omit<
+  OutboxJob,
+  "id" | "leaseOwner" | "leaseUntil" | "state" | "firstAttemptAt" | "deadAt" | "lastError" | "replayedAt"
+>;
 /** A new message: the store assigns `seq`. */
 export type NewMessage = Omit<Message, "seq">;
 
@@ -16,6 +27,52 @@ export interface ListMessagesQuery {
   /** Newest first; only messages with `seq < before`. */
   before?: number | undefined;
   limit: number;
+}
+
+/** What a failed attempt records besides the new attempts count and due time. */
+export interface RescheduleDetails {
+  /** Epoch ms of the first failed round: written only when the job has none yet. */
+  firstAttemptAt?: number | undefined;
+  lastError?: OutboxJobError | undefined;
+}
+
+/** What dead-lettering a job records. */
+export interface DeadLetterDetails {
+  attempts: number;
+  /** Epoch ms. */
+  deadAt: number;
+  lastError: OutboxJobError;
+}
+
+export interface DeadLetterQuery {
+  conversationId?: string | undefined;
+  limit: number;
+  /** A job id from `nextCursor`: only dead jobs listed after it (older, or same `deadAt` and lower id). */
+  before?: number | undefined;
+}
+
+export interface DeadLetterPage {
+  jobs: OutboxJob[];
+  /** Pass as `before` to get the next (older) page; undefined on the last page. */
+  nextCursor?: number | undefined;
+}
+
+export interface OutboxStats {
+  /** Pending jobs (waiting or in flight). */
+  pending: number;
+  /** `createdAt` of the oldest pending job, as epoch ms; undefined when none. */
+  oldestPendingAt?: number | undefined;
+  /** Dead-lettered jobs. */
+  deadLetters: number;
+}
+
+export interface PurgeResult {
+  /** Closed conversations deleted, with their messages and jobs. */
+  conversations: number;
+  /** Dead jobs deleted with those conversations. */
+  deadLetters: number;
+  /** Closed conversations old enough to purge but kept because they still have a pending job. */
+  pendingSkipped: number;
 }
 
 export interface ClaimQuery {
@@ -67,10 +124,28 @@ export interface StoreTx {
 
   /** Assigns and returns the job's id. */
   enqueueJob(job: NewOutboxJob): Promise<OutboxJob>;
-  /** Removes a finished or dead-lettered job. */
+  /** Removes a finished job (pending or dead). */
   deleteJob(id: number): Promise<void>;
-  /** Records a failed attempt: new attempts count, next due time; releases the lease. */
-  rescheduleJob(id: number, attempts: number, nextAttemptAt: number): Promise<void>;
+  /**
+   * Records a failed attempt: new attempts count, next due time, and `details` (its `firstAttemptAt`
+   * only when the job has none yet); releases the lease.
+   */
+  rescheduleJob(id: number, attempts: number, nextAttemptAt: number, details?: RescheduleDetails): Promise<void>;
+  /**
+   * Marks a job dead (out of retries): kept, lease released. A dead job is never claimed, is not in
+   * `pendingJobs` nor `nextJobDueAt`, and does not hold its lane: the next job of the lane becomes the
+   * head. Does nothing when the job is gone.
+   */
+  deadLetterJob(id: number, details: DeadLetterDetails): Promise<void>;
+  /** A job, pending or dead. */
+  getJob(id: number): Promise<OutboxJob | undefined>;
+  /**
+   * Only when the job is dead: makes it pending again, due at `nextAttemptAt`, with `attempts` 0,
+   * `firstAttemptAt`/`deadAt`/`lastError` cleared and `replayedAt` set. It keeps its id, so it goes back
+   * to its place in its lane, ahead of the jobs still waiting there. Returns false, changing nothing,
+   * when the job is not dead (or gone); of two concurrent revivals exactly one gets true.
+   */
+  reviveJob(id: number, nextAttemptAt: number, replayedAt: number): Promise<boolean>;
 }
 
 /**
@@ -108,6 +183,10 @@ export interface Store {
   nextJobDueAt(): Promise<number | undefined>;
   /** Pending jobs, oldest first (for inspection and tests). */
   pendingJobs(conversationId?: string, lane?: OutboxLane): Promise<OutboxJob[]>;
+  /** Dead jobs, newest first (by `deadAt`, then id), optionally of one conversation. */
+  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage>;
+  /** Counts for readiness and metrics; cheap (indexed). `now` is the caller's clock (epoch ms). */
+  outboxStats(now: number): Promise<OutboxStats>;
 
   /** Conversations in `hunting` whose `huntDeadline <= now`, oldest deadline first. */
   dueHunts(now: number, limit: number): Promise<Conversation[]>;
@@ -123,10 +202,13 @@ export interface Store {
   /** Deletes tokens expired before `now`; returns how many. */
   deleteExpiredTokens(now: number): Promise<number>;
 
-  /** Deletes a conversation with its messages and jobs (erasure on request); false when unknown. */
+  /** Deletes a conversation with its messages and jobs, dead ones too (erasure on request); false when unknown. */
   deleteConversation(id: string): Promise<boolean>;
-  /** Deletes closed conversations closed before `closedBeforeIso`; returns how many. */
-  purgeClosedBefore(closedBeforeIso: string): Promise<number>;
+  /**
+   * Deletes closed conversations closed before `closedBeforeIso`, with their messages and (dead)
+   * jobs. Never one that still has a pending job: those are kept and counted in `pendingSkipped`.
+   */
+  purgeClosedBefore(closedBeforeIso: string): Promise<PurgeResult>;
 
   /**
    * True when several bridge processes share this store (PostgreSQL): a starting instance must

@@ -56,6 +56,10 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
     const withConversations = async (...ids: string[]) => {
       for (const id of ids) await insertConversation(conversation(id));
     };
+    const deadLetter = (id: number, deadAt: number, attempts = 7) =>
+      store.transaction((tx) =>
+        tx.deadLetterJob(id, { attempts, deadAt, lastError: { code: "upstream_5xx", status: 503 } }),
+      );
 
     describe("conversations", () => {
       it("round-trips a conversation with only the required fields, optional ones staying absent", async () => {
@@ -598,6 +602,189 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
       });
     });
 
+    describe("dead letters", () => {
+      const claim = (now: number, limit = 10, owner = "w1", leaseMs = 30_000) =>
+        store.claimDueJobs({ now, limit, owner, leaseMs });
+      const getJob = (id: number) => store.transaction((tx) => tx.getJob(id));
+      const revive = (id: number, nextAttemptAt = T0 + 1_000, replayedAt = T0 + 500) =>
+        store.transaction((tx) => tx.reviveJob(id, nextAttemptAt, replayedAt));
+
+      it("keeps a dead job with its failure, releases its lease, and never claims it again", async () => {
+        await withConversations("c1");
+        const job = await enqueue(newJob("c1", { messageUuid: uuid(1) }));
+        await claim(T0);
+        await store.transaction((tx) =>
+          tx.rescheduleJob(job.id, 1, T0 + 5_000, { firstAttemptAt: T0, lastError: { code: "timeout" } }),
+        );
+        await deadLetter(job.id, T0 + 60_000, 9);
+
+        const dead = await getJob(job.id);
+        expect(dead).toStrictEqual({
+          ...job,
+          state: "dead",
+          attempts: 9,
+          nextAttemptAt: T0 + 5_000,
+          firstAttemptAt: T0,
+          deadAt: T0 + 60_000,
+          lastError: { code: "upstream_5xx", status: 503 },
+        });
+        expect(await store.pendingJobs()).toEqual([]);
+        expect(await claim(T0 + 10_000_000)).toEqual([]);
+        expect(await store.nextJobDueAt()).toBeUndefined();
+        expect(await store.renewLease(job.id, "w1", T0 + 99_000)).toBe(false);
+        expect(await store.transaction((tx) => tx.getJob(job.id + 1000))).toBeUndefined();
+      });
+
+      it("does not let a dead job hold its lane: the next job becomes the head", async () => {
+        await withConversations("c1");
+        const head = await enqueue(newJob("c1"));
+        const next = await enqueue(newJob("c1", { nextAttemptAt: T0 + 2_000 }));
+        await claim(T0);
+        await deadLetter(head.id, T0 + 1_000);
+        expect(await store.nextJobDueAt()).toBe(T0 + 2_000);
+        expect(ids(await claim(T0 + 2_000))).toEqual([next.id]);
+        expect(ids(await store.pendingJobs("c1"))).toEqual([next.id]);
+      });
+
+      it("writes firstAttemptAt once, and the last error of every reschedule", async () => {
+        await withConversations("c1");
+        const job = await enqueue(newJob("c1"));
+        await store.transaction((tx) =>
+          tx.rescheduleJob(job.id, 1, T0 + 5_000, { firstAttemptAt: T0, lastError: { code: "timeout" } }),
+        );
+        await store.transaction((tx) =>
+          tx.rescheduleJob(job.id, 2, T0 + 35_000, {
+            firstAttemptAt: T0 + 5_000,
+            lastError: { code: "upstream_5xx", status: 502 },
+          }),
+        );
+        expect(await getJob(job.id)).toStrictEqual({
+          ...job,
+          attempts: 2,
+          nextAttemptAt: T0 + 35_000,
+          firstAttemptAt: T0,
+          lastError: { code: "upstream_5xx", status: 502 },
+        });
+        // Without details, a reschedule keeps what is recorded.
+        await store.transaction((tx) => tx.rescheduleJob(job.id, 3, T0 + 95_000));
+        expect(await getJob(job.id)).toMatchObject({ attempts: 3, firstAttemptAt: T0 });
+      });
+
+      it("lists dead jobs newest first (deadAt, then id), page by page, optionally of one conversation", async () => {
+        await withConversations("c1", "c2");
+        const jobs: OutboxJob[] = [];
+        for (let i = 0; i < 6; i++) jobs.push(await enqueue(newJob(i % 2 ? "c2" : "c1", { lane: "chatbot" })));
+        await enqueue(newJob("c1")); // pending: never listed
+        const deadAt = [T0 + 3, T0 + 1, T0 + 3, T0 + 2, T0 + 5, T0 + 1];
+        for (const [i, job] of jobs.entries()) await deadLetter(job.id, deadAt[i] ?? T0);
+        const byId = (i: number) => jobs[i]?.id;
+        const expected = [byId(4), byId(2), byId(0), byId(3), byId(5), byId(1)];
+
+        const seen: (number | undefined)[] = [];
+        const cursors: (number | undefined)[] = [];
+        let before: number | undefined;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await store.listDeadLetters({ limit: 4, before });
+          seen.push(...page.jobs.map((j) => j.id));
+          cursors.push(page.nextCursor);
+          for (const job of page.jobs) expect(job.state).toBe("dead");
+          if (page.nextCursor === undefined) break;
+          before = page.nextCursor;
+        }
+        expect(seen).toEqual(expected);
+        expect(cursors).toEqual([byId(3), undefined]);
+
+        const c2 = await store.listDeadLetters({ conversationId: "c2", limit: 2 });
+        expect(c2.jobs.map((j) => j.id)).toEqual([byId(3), byId(5)]);
+        const c2next = await store.listDeadLetters({ conversationId: "c2", limit: 2, before: c2.nextCursor });
+        expect(c2next).toStrictEqual({ jobs: [await getJob(jobs[1]?.id ?? -1)], nextCursor: undefined });
+        expect(await store.listDeadLetters({ conversationId: "nope", limit: 5 })).toEqual({ jobs: [] });
+      });
+
+      it("revives a dead job once: pending again, attempts reset, failure cleared, replayedAt set", async () => {
+        await withConversations("c1");
+        const job = await enqueue(newJob("c1"));
+        await store.transaction((tx) =>
+          tx.rescheduleJob(job.id, 1, T0 + 5_000, { firstAttemptAt: T0, lastError: { code: "timeout" } }),
+        );
+        expect(await revive(job.id)).toBe(false); // pending: not revived, nothing changed
+        expect(await getJob(job.id)).toMatchObject({ attempts: 1, firstAttemptAt: T0 });
+        expect((await getJob(job.id))?.replayedAt).toBeUndefined();
+
+        await deadLetter(job.id, T0 + 9_000);
+        expect(await revive(job.id, T0 + 10_000, T0 + 9_500)).toBe(true);
+        const revived = { ...job, nextAttemptAt: T0 + 10_000, replayedAt: T0 + 9_500 };
+        expect(await getJob(job.id)).toStrictEqual(revived);
+        expect(await store.pendingJobs()).toStrictEqual([revived]);
+        expect((await store.listDeadLetters({ limit: 10 })).jobs).toEqual([]);
+        expect(await store.nextJobDueAt()).toBe(T0 + 10_000);
+        expect(await revive(job.id)).toBe(false);
+        expect(await revive(job.id + 1000)).toBe(false);
+      });
+
+      it("gives exactly one of two concurrent revivals true", async () => {
+        await withConversations("c1");
+        const job = await enqueue(newJob("c1"));
+        await deadLetter(job.id, T0);
+        const results = await Promise.all([revive(job.id, T0 + 1, T0 + 1), revive(job.id, T0 + 2, T0 + 2)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.pendingJobs()).toHaveLength(1);
+      });
+
+      it("puts a revived job back at its place: claimed before later jobs of its lane still waiting", async () => {
+        await withConversations("c1");
+        const first = await enqueue(newJob("c1"));
+        const second = await enqueue(newJob("c1", { nextAttemptAt: T0 + 60_000 }));
+        const third = await enqueue(newJob("c1"));
+        await deadLetter(first.id, T0);
+        expect(await store.nextJobDueAt()).toBe(T0 + 60_000);
+        expect(await revive(first.id, T0 + 1_000, T0 + 1_000)).toBe(true);
+        expect(await store.nextJobDueAt()).toBe(T0 + 1_000);
+        expect(await claim(T0 + 999)).toEqual([]); // the revived head is not due yet and holds the lane
+        expect(ids(await claim(T0 + 1_000))).toEqual([first.id]);
+        await store.transaction((tx) => tx.deleteJob(first.id));
+        expect(await claim(T0 + 1_000)).toEqual([]); // second is not due: it holds third
+        expect(ids(await claim(T0 + 60_000))).toEqual([second.id]);
+        await store.transaction((tx) => tx.deleteJob(second.id));
+        expect(ids(await claim(T0 + 60_000))).toEqual([third.id]);
+      });
+
+      it("counts pending and dead jobs, with the oldest pending job's creation time", async () => {
+        expect(await store.outboxStats(T0)).toEqual({ pending: 0, deadLetters: 0 });
+        await withConversations("c1", "c2");
+        const dead = await enqueue(newJob("c1", { createdAt: "2025-12-01T00:00:00.000Z" }));
+        await enqueue(newJob("c1", { createdAt: "2025-12-31T00:00:00.000Z" }));
+        const leased = await enqueue(newJob("c2", { createdAt: "2025-12-30T00:00:00.000Z" }));
+        await enqueue(newJob("c2", { createdAt: "2026-01-01T00:00:00.000Z" }));
+        await deadLetter(dead.id, T0);
+        await claim(T0);
+        expect((await store.pendingJobs()).find((j) => j.id === leased.id)?.leaseOwner).toBe("w1");
+        expect(await store.outboxStats(T0)).toEqual({
+          pending: 3,
+          oldestPendingAt: Date.parse("2025-12-30T00:00:00.000Z"),
+          deadLetters: 1,
+        });
+      });
+
+      it("claims the due head of another lane with 10,000 jobs waiting behind heads that are not due", async () => {
+        // A helpline down: every conversation's head waits for its next round, with jobs queued behind.
+        const lanes = 100;
+        const perLane = 100;
+        await store.transaction(async (tx) => {
+          for (let c = 0; c < lanes; c++) {
+            await tx.insertConversation(conversation(`down-${c}`));
+            await tx.enqueueJob(newJob(`down-${c}`, { nextAttemptAt: T0 + 3_600_000 }));
+            for (let i = 0; i < perLane; i++) await tx.enqueueJob(newJob(`down-${c}`, { nextAttemptAt: T0 }));
+          }
+          await tx.insertConversation(conversation("up"));
+        });
+        const due = await enqueue(newJob("up", { lane: "chatbot", nextAttemptAt: T0 }));
+        expect(ids(await claim(T0, 10))).toEqual([due.id]);
+        expect(await store.nextJobDueAt()).toBe(T0 + 30_000); // the claimed head's lease, then the not-due heads
+        expect(await store.outboxStats(T0)).toMatchObject({ pending: lanes * (perLane + 1) + 1, deadLetters: 0 });
+      }, 60_000);
+    });
+
     describe("hunts", () => {
       it("lists hunting conversations whose deadline passed, oldest deadline first, up to the limit", async () => {
         const hunting = (id: string, deadline: number): Conversation => ({
@@ -709,16 +896,73 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         await insertConversation(closedAt("edge", "2025-12-15T00:00:00.000Z"));
         await insertConversation({ ...conversation("open"), createdAt: "2025-01-01T00:00:00.000Z" });
         const old = await insertMessage(newMessage("old", "m1"));
-        await enqueue(newJob("old"));
+        const oldJob = await enqueue(newJob("old"));
         const kept = await enqueue(newJob("recent"));
 
-        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toBe(2);
-        expect(await store.getConversation("old")).toBeUndefined();
+        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toStrictEqual({
+          conversations: 1,
+          deadLetters: 0,
+          pendingSkipped: 1,
+        });
+        // "old" still has a job on its way: kept, with its message and job, until that is done.
+        expect(await store.getConversation("old")).toBeDefined();
+        expect(await store.getMessage(old.uuid)).toBeDefined();
         expect(await store.getConversation("older")).toBeUndefined();
+        expect(await store.pendingJobs()).toStrictEqual([oldJob, kept]);
+        for (const id of ["recent", "edge", "open"]) expect(await store.getConversation(id)).toBeDefined();
+
+        await store.transaction((tx) => tx.deleteJob(oldJob.id));
+        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toStrictEqual({
+          conversations: 1,
+          deadLetters: 0,
+          pendingSkipped: 0,
+        });
+        expect(await store.getConversation("old")).toBeUndefined();
         expect(await store.getMessage(old.uuid)).toBeUndefined();
         expect(await store.pendingJobs()).toStrictEqual([kept]);
-        for (const id of ["recent", "edge", "open"]) expect(await store.getConversation(id)).toBeDefined();
-        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toBe(0);
+        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toStrictEqual({
+          conversations: 0,
+          deadLetters: 0,
+          pendingSkipped: 0,
+        });
+      });
+
+      it("purges dead jobs with their conversation and counts them; a pending job behind one keeps it", async () => {
+        const closed = (id: string): Conversation => ({
+          ...conversation(id),
+          state: "closed",
+          closedBy: "helpline",
+          closedAt: "2025-12-01T00:00:00.000Z",
+        });
+        await insertConversation(closed("dead-only"));
+        await insertConversation(closed("dead-and-pending"));
+        const d1 = await enqueue(newJob("dead-only"));
+        const d2 = await enqueue(newJob("dead-only", { lane: "chatbot" }));
+        const d3 = await enqueue(newJob("dead-and-pending"));
+        const waiting = await enqueue(newJob("dead-and-pending"));
+        for (const job of [d1, d2, d3]) await deadLetter(job.id, T0);
+
+        expect(await store.purgeClosedBefore("2025-12-15T00:00:00.000Z")).toStrictEqual({
+          conversations: 1,
+          deadLetters: 2,
+          pendingSkipped: 1,
+        });
+        expect(await store.getConversation("dead-only")).toBeUndefined();
+        expect(ids((await store.listDeadLetters({ limit: 10 })).jobs)).toEqual([d3.id]);
+        expect(await store.pendingJobs()).toStrictEqual([waiting]);
+        expect(await store.outboxStats(T0)).toMatchObject({ pending: 1, deadLetters: 1 });
+      });
+
+      it("erases a conversation's dead jobs with it", async () => {
+        await withConversations("c1", "c2");
+        const dead = await enqueue(newJob("c1"));
+        const other = await enqueue(newJob("c2"));
+        await deadLetter(dead.id, T0);
+        await deadLetter(other.id, T0);
+        expect(await store.deleteConversation("c1")).toBe(true);
+        expect(await store.transaction((tx) => tx.getJob(dead.id))).toBeUndefined();
+        expect(ids((await store.listDeadLetters({ limit: 10 })).jobs)).toEqual([other.id]);
+        expect(await store.outboxStats(T0)).toMatchObject({ deadLetters: 1 });
       });
     });
 

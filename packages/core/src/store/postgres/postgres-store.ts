@@ -14,6 +14,8 @@ import {
   StoreUnavailableError,
 } from "@openchs-bridge/core";
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+// Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
+import type { DeadLetterPage, OutboxStats, PurgeResult } from "../store";
 import { createJobListener } from "./job-listener";
 import { migrate } from "./schema";
 
@@ -219,9 +221,9 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
     const messageRow = async (uuid: string) =>
       (await q<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE uuid = $1`, [uuid])).rows[0];
 
-    /** Locks the job's conversation, then runs `statement` on the job; nothing for an unknown job. */
-    const onJob = async (id: number, statement: string, params: unknown[]): Promise<void> => {
-      // One round trip: the job's conversation, locked (a job never changes conversation).
+    /** Locks the job's conversation (a job never changes conversation); false for an unknown job. */
+    const lockJob = async (id: number): Promise<boolean> => {
+      // One round trip: the job's conversation, locked.
       const row = (
         await q<{ id: string }>(
           `SELECT c.id FROM conversations c
@@ -230,9 +232,47 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
           [id],
         )
       ).rows[0];
-      if (!row) return;
+      if (!row) return false;
       state.locked.add(row.id);
-      await q(statement, params);
+      return true;
+    };
+
+    /** The job, read under its conversation's lock: every write to a lane's jobs holds that lock. */
+    const lockedJob = async (id: number): Promise<OutboxJob | undefined> => {
+      if (!(await lockJob(id))) return undefined;
+      const row = (await q<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [id])).rows[0];
+      return row ? decodeJob(row) : undefined;
+    };
+
+    /**
+     * Makes the oldest pending job of a lane its head, and no other: after a write that may have changed
+     * which job that is. The caller holds the conversation's lock, so no other transaction moves it.
+     */
+    const refreshLaneHead = async (conversationId: string, lane: string): Promise<void> => {
+      await q("UPDATE jobs SET is_head = false WHERE conversation_id = $1 AND lane = $2 AND is_head", [
+        conversationId,
+        lane,
+      ]);
+      await q(
+        `UPDATE jobs SET is_head = true WHERE id =
+           (SELECT min(id) FROM jobs WHERE conversation_id = $1 AND lane = $2 AND state = 'pending')`,
+        [conversationId, lane],
+      );
+    };
+
+    /**
+     * Appends `pg_notify` to `statement` (a data-modifying one with `RETURNING`) when this transaction
+     * should wake the other instances at its commit: once per transaction, and with `throttled` none
+     * while a notification this instance sent is more recent than `notifyIntervalMs`.
+     */
+    const notifying = <R extends QueryResultRow>(statement: string, params: unknown[], throttled: boolean) => {
+      const notify = !state.notifying && (!throttled || Date.now() - notifiedAt >= resolved.notifyIntervalMs);
+      if (!notify) return q<R>(statement, params);
+      state.notifying = true;
+      return q<R>(`WITH changed AS (${statement}) SELECT *, pg_notify($${params.length + 1}, '') FROM changed`, [
+        ...params,
+        channel,
+      ]);
     };
 
     return {
@@ -338,31 +378,86 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
       enqueueJob: async (job: NewOutboxJob) => {
         if (!(await lock(job.conversationId))) throw new Error(UNKNOWN_CONVERSATION);
         const { leaseOwner: _owner, leaseUntil: _until, ...fields } = job as OutboxJob;
-        const values = [job.conversationId, job.lane, job.attempts, job.nextAttemptAt, JSON.stringify(jobData(fields))];
-        const insert = `INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, data)
-                        VALUES ($1, $2, $3, $4, $5) RETURNING id`;
-        // The notification goes out at commit (and not at all on rollback); one per transaction,
-        // and none while one this instance sent is more recent than notifyIntervalMs.
-        const notify = !state.notifying && Date.now() - notifiedAt >= resolved.notifyIntervalMs;
-        const { rows } = notify
-          ? await q<{ id: string }>(`WITH inserted AS (${insert}) SELECT id, pg_notify($6, '') FROM inserted`, [
-              ...values,
-              channel,
-            ])
-          : await q<{ id: string }>(insert, values);
-        if (notify) state.notifying = true;
+        const createdAtMs = Date.parse(job.createdAt);
+        // A new job heads its lane when the lane has no pending job (its id is the highest so far);
+        // the conversation's lock keeps another transaction from adding one meanwhile.
+        const { rows } = await notifying<{ id: string }>(
+          `INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, created_at_ms, data, is_head)
+           VALUES ($1, $2, $3, $4, $5, $6,
+                   NOT EXISTS (SELECT 1 FROM jobs WHERE conversation_id = $1 AND lane = $2 AND state = 'pending'))
+           RETURNING id`,
+          [
+            job.conversationId,
+            job.lane,
+            job.attempts,
+            job.nextAttemptAt,
+            Number.isNaN(createdAtMs) ? null : createdAtMs,
+            JSON.stringify(jobData(fields)),
+          ],
+          // The notification goes out at commit (not at all on rollback); the enqueuing instance
+          // claims its own jobs at once, so skipping one under load costs nothing.
+          true,
+        );
         return { ...structuredClone(fields), id: Number(rows[0]?.id) };
       },
 
-      deleteJob: (id) => onJob(id, "DELETE FROM jobs WHERE id = $1", [id]),
+      deleteJob: async (id) => {
+        if (!(await lockJob(id))) return;
+        const { rows } = await q<{ conversation_id: string; lane: string; is_head: boolean }>(
+          "DELETE FROM jobs WHERE id = $1 RETURNING conversation_id, lane, is_head",
+          [id],
+        );
+        const row = rows[0];
+        if (row?.is_head) await refreshLaneHead(row.conversation_id, row.lane);
+      },
 
-      rescheduleJob: (id, attempts, nextAttemptAt) =>
-        onJob(
-          id,
-          `UPDATE jobs SET attempts = $2, next_attempt_at = $3, lease_owner = NULL, lease_until = NULL
+      rescheduleJob: async (id, attempts, nextAttemptAt, details) => {
+        const job = await lockedJob(id);
+        if (!job || job.state === "dead") return;
+        const fields = { ...job };
+        if (details?.firstAttemptAt !== undefined && fields.firstAttemptAt === undefined) {
+          fields.firstAttemptAt = details.firstAttemptAt;
+        }
+        if (details?.lastError) fields.lastError = structuredClone(details.lastError);
+        await q(
+          `UPDATE jobs SET attempts = $2, next_attempt_at = $3, data = $4, lease_owner = NULL, lease_until = NULL
            WHERE id = $1`,
-          [id, attempts, nextAttemptAt],
-        ),
+          [id, attempts, nextAttemptAt, JSON.stringify(jobData(fields))],
+        );
+      },
+
+      deadLetterJob: async (id, details) => {
+        const job = await lockedJob(id);
+        if (!job) return;
+        const fields = { ...job, lastError: structuredClone(details.lastError) };
+        await q(
+          `UPDATE jobs SET state = 'dead', is_head = false, attempts = $2, dead_at = $3, data = $4,
+             lease_owner = NULL, lease_until = NULL
+           WHERE id = $1`,
+          [id, details.attempts, details.deadAt, JSON.stringify(jobData(fields))],
+        );
+        await refreshLaneHead(job.conversationId, job.lane);
+      },
+
+      // Under the conversation's lock, like every read of a tx: what it reads stays true to commit.
+      getJob: (id) => lockedJob(id),
+
+      reviveJob: async (id, nextAttemptAt, replayedAt) => {
+        // Under the conversation's lock: of two revivals, the second finds the job pending.
+        const job = await lockedJob(id);
+        if (job?.state !== "dead") return false;
+        const { firstAttemptAt: _first, lastError: _error, ...fields } = job;
+        // Always wakes the other instances (a replay is rare): one of them may be the only one delivering.
+        const { rowCount } = await notifying(
+          `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = $2, dead_at = NULL, data = $3
+           WHERE id = $1 AND state = 'dead' RETURNING id`,
+          [id, nextAttemptAt, JSON.stringify(jobData({ ...fields, replayedAt }))],
+          false,
+        );
+        if (!rowCount) return false;
+        await refreshLaneHead(job.conversationId, job.lane);
+        return true;
+      },
     };
   };
 
@@ -446,18 +541,16 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
     claimDueJobs: async (claim: ClaimQuery) => {
       assertClaimQuery(claim);
       const { now, limit, owner, leaseMs } = claim;
-      // A lane's head is its lowest id among every pending job, leased or not; jobs behind it wait.
-      // SKIP LOCKED passes over heads another instance is claiming, finishing or rescheduling right
-      // now; a head whose lease another instance set meanwhile fails the re-checked lease condition.
+      // Only lane heads (is_head: the lowest pending id of the lane, leased or not) are read, through
+      // index jobs_heads_due: the jobs waiting behind them are never walked. SKIP LOCKED passes over
+      // heads another instance is claiming, finishing or rescheduling right now; a head whose lease
+      // another instance set meanwhile, or that stopped being a head, fails the re-checked condition.
       const { rows } = await query<JobRow>(
         `UPDATE jobs SET lease_owner = $3, lease_until = $4
          WHERE id IN (
            SELECT j.id FROM jobs j
-           WHERE j.next_attempt_at <= $1
+           WHERE j.is_head AND j.next_attempt_at <= $1
              AND (j.lease_owner IS NULL OR j.lease_until <= $1)
-             AND NOT EXISTS (
-               SELECT 1 FROM jobs o WHERE o.conversation_id = j.conversation_id AND o.lane = j.lane AND o.id < j.id
-             )
            ORDER BY j.next_attempt_at, j.id
            LIMIT $2
            FOR UPDATE SKIP LOCKED
@@ -486,15 +579,14 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
     },
 
     nextJobDueAt: async () => {
-      // When each lane head can be claimed: once due, and once its lease (if any) has lapsed.
-      // The heads in one ordered pass over the lane index (no probe per job).
+      // When a lane head can be claimed: once due, and once its lease (if any) has lapsed. The earliest
+      // unleased head is the first entry of jobs_heads_due; leased heads are the few jobs in flight.
       const { rows } = await query<{ at: number | null }>(
-        `SELECT min(CASE WHEN h.lease_owner IS NOT NULL AND h.lease_until > h.next_attempt_at
-                         THEN h.lease_until ELSE h.next_attempt_at END) AS at
-         FROM (
-           SELECT DISTINCT ON (conversation_id, lane) next_attempt_at, lease_owner, lease_until
-           FROM jobs ORDER BY conversation_id, lane, id
-         ) h`,
+        `SELECT least(
+           (SELECT next_attempt_at FROM jobs WHERE is_head AND lease_owner IS NULL
+            ORDER BY next_attempt_at LIMIT 1),
+           (SELECT min(greatest(next_attempt_at, lease_until)) FROM jobs WHERE is_head AND lease_owner IS NOT NULL)
+         ) AS at`,
       );
       return optionalNumber(rows[0]?.at);
     },
@@ -502,10 +594,59 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
     pendingJobs: async (conversationId, lane) => {
       const { rows } = await query<JobRow>(
         `SELECT ${JOB_COLUMNS} FROM jobs
-         WHERE ($1::text IS NULL OR conversation_id = $1) AND ($2::text IS NULL OR lane = $2) ORDER BY id`,
+         WHERE state = 'pending' AND ($1::text IS NULL OR conversation_id = $1) AND ($2::text IS NULL OR lane = $2)
+         ORDER BY id`,
         [conversationId ?? null, lane ?? null],
       );
       return rows.map(decodeJob);
+    },
+
+    listDeadLetters: async ({ conversationId, limit, before }): Promise<DeadLetterPage> => {
+      assertPositiveInteger(limit, "limit");
+      // Newest first after the cursor job's (dead_at, id), through jobs_dead or jobs_dead_conversation.
+      // A cursor job replayed or purged since is no longer listed: then go on below its id alone.
+      const cursor =
+        before === undefined
+          ? undefined
+          : (await query<{ dead_at: number }>("SELECT dead_at FROM jobs WHERE id = $1 AND state = 'dead'", [before]))
+              .rows[0];
+      const params: unknown[] = [limit + 1];
+      let position = "";
+      if (cursor) {
+        params.push(cursor.dead_at, before);
+        position = "AND (dead_at, id) < ($2, $3)";
+      } else if (before !== undefined) {
+        params.push(before);
+        position = "AND id < $2";
+      }
+      let ofConversation = "";
+      if (conversationId !== undefined) {
+        params.push(conversationId);
+        ofConversation = `AND conversation_id = $${params.length}`;
+      }
+      const { rows } = await query<JobRow>(
+        `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'dead' ${ofConversation} ${position}
+         ORDER BY dead_at DESC, id DESC LIMIT $1`,
+        params,
+      );
+      const jobs = rows.slice(0, limit).map(decodeJob);
+      const last = jobs[jobs.length - 1];
+      return { jobs, nextCursor: rows.length > limit && last ? last.id : undefined };
+    },
+
+    outboxStats: async (_now): Promise<OutboxStats> => {
+      // Each from its partial index (jobs_pending_created, jobs_dead).
+      const { rows } = await query<{ pending: string; oldest: number | null; dead: string }>(
+        `SELECT (SELECT count(*) FROM jobs WHERE state = 'pending') AS pending,
+                (SELECT min(created_at_ms) FROM jobs WHERE state = 'pending') AS oldest,
+                (SELECT count(*) FROM jobs WHERE state = 'dead') AS dead`,
+      );
+      const row = rows[0];
+      return {
+        pending: Number(row?.pending ?? 0),
+        oldestPendingAt: optionalNumber(row?.oldest),
+        deadLetters: Number(row?.dead ?? 0),
+      };
     },
 
     dueHunts: async (now, limit) => {
@@ -568,14 +709,36 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
     purgeClosedBefore: async (closedBeforeIso) => {
       const cutoff = Date.parse(closedBeforeIso);
       if (Number.isNaN(cutoff)) throw new RangeError("purgeClosedBefore: not an ISO date");
-      // Locks in id order, so two instances purging at once wait for each other instead of deadlocking.
-      const { rowCount } = await query(
-        `DELETE FROM conversations WHERE id IN (
-           SELECT id FROM conversations WHERE state = 'closed' AND closed_at_ms < $1 ORDER BY id FOR UPDATE
-         )`,
-        [cutoff],
+      return run(({ pool }) =>
+        inTransaction(pool, async (client): Promise<PurgeResult> => {
+          // Locks the candidates in id order, so two instances purging at once wait for each other
+          // instead of deadlocking. Held to commit, the lock keeps any job from being enqueued to them,
+          // so the next statement (a new snapshot) sees every pending job they will ever have here.
+          const locked = await client.query<{ id: string }>(
+            "SELECT id FROM conversations WHERE state = 'closed' AND closed_at_ms < $1 ORDER BY id FOR UPDATE",
+            [cutoff],
+          );
+          const candidates = locked.rows.map((r) => r.id);
+          if (candidates.length === 0) return { conversations: 0, deadLetters: 0, pendingSkipped: 0 };
+          const { rows } = await client.query<{ id: string; pending: boolean; dead: string }>(
+            `SELECT c.id,
+                    EXISTS (SELECT 1 FROM jobs WHERE conversation_id = c.id AND state = 'pending') AS pending,
+                    (SELECT count(*) FROM jobs WHERE conversation_id = c.id AND state = 'dead') AS dead
+             FROM unnest($1::text[]) AS c(id)`,
+            [candidates],
+          );
+          // Retention never drops what is still on its way: a conversation with a pending job stays.
+          const purgeable = rows.filter((r) => !r.pending);
+          const { rowCount } = await client.query("DELETE FROM conversations WHERE id = ANY($1::text[])", [
+            purgeable.map((r) => r.id),
+          ]);
+          return {
+            conversations: rowCount ?? 0,
+            deadLetters: purgeable.reduce((sum, r) => sum + Number(r.dead), 0),
+            pendingSkipped: rows.length - purgeable.length,
+          };
+        }),
       );
-      return rowCount ?? 0;
     },
 
     onJobsAvailable(listen) {
@@ -686,6 +849,30 @@ async function checkout(
   };
 }
 
+/** Runs `fn` on one pooled connection inside `BEGIN` … `COMMIT` (`ROLLBACK` when it throws). */
+async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const { client, release, lost } = await checkout(pool);
+  let discard: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    try {
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch((rollbackError: unknown) => {
+        discard = asError(rollbackError);
+      });
+      throw error;
+    }
+  } catch (error) {
+    if (isUnavailable(error)) discard ??= asError(error);
+    throw error;
+  } finally {
+    release(discard ?? lost());
+  }
+}
+
 async function currentSchema(client: PoolClient): Promise<string> {
   const { rows } = await client.query<{ schema: string | null }>("SELECT current_schema() AS schema");
   const schema = rows[0]?.schema;
@@ -696,7 +883,7 @@ async function currentSchema(client: PoolClient): Promise<string> {
 }
 
 const MESSAGE_COLUMNS = "seq, conversation_id, data";
-const JOB_COLUMNS = "id, attempts, next_attempt_at, lease_owner, lease_until, data";
+const JOB_COLUMNS = "id, attempts, next_attempt_at, lease_owner, lease_until, state, dead_at, data";
 
 interface MessageRow {
   seq: string;
@@ -710,6 +897,8 @@ interface JobRow {
   next_attempt_at: number;
   lease_owner: string | null;
   lease_until: number | null;
+  state: string;
+  dead_at: number | null;
   data: string;
 }
 
@@ -741,7 +930,16 @@ function decodeMessage(row: MessageRow): Message {
 
 /** What of a job goes in the JSON column: everything the columns do not hold. */
 function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
-  const { attempts: _a, nextAttemptAt: _n, leaseOwner: _o, leaseUntil: _u, ...data } = job;
+  const {
+    attempts: _a,
+    nextAttemptAt: _n,
+    leaseOwner: _o,
+    leaseUntil: _u,
+    state: _s,
+    deadAt: _d,
+    id: _id,
+    ...data
+  } = job as OutboxJob;
   return data;
 }
 
@@ -755,6 +953,10 @@ function decodeJob(row: JobRow): OutboxJob {
   if (row.lease_owner !== null) {
     job.leaseOwner = row.lease_owner;
     job.leaseUntil = Number(row.lease_until);
+  }
+  if (row.state === "dead") {
+    job.state = "dead";
+    job.deadAt = Number(row.dead_at);
   }
   return job;
 }

@@ -63,6 +63,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_consumer ON tokens (consumer);
   CREATE INDEX tokens_expires_at ON tokens (expires_at);
   `,
+  // 2: dead letters and lane heads. A job is 'pending' or 'dead' (kept, listed, replayable); is_head
+  // marks the oldest pending job of each (conversation, lane), kept right by every write that changes
+  // it (enqueue, delete, dead-letter, revive; all under the conversation's row lock), so a claim reads
+  // the due heads only, never the jobs waiting behind them. created_at_ms (the job's createdAt) makes
+  // the oldest pending job an index probe. Existing jobs are pending; the heads are computed here.
+  // Only an ISO createdAt is converted (always what the bridge wrote); anything else stays NULL.
+  `
+  ALTER TABLE jobs ADD COLUMN state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead'));
+  ALTER TABLE jobs ADD COLUMN is_head boolean NOT NULL DEFAULT false;
+  ALTER TABLE jobs ADD COLUMN dead_at double precision;
+  ALTER TABLE jobs ADD COLUMN created_at_ms double precision;
+  UPDATE jobs SET created_at_ms = round(extract(epoch FROM (data::json ->> 'createdAt')::timestamptz) * 1000)
+  WHERE (data::json ->> 'createdAt') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$';
+  UPDATE jobs SET is_head = true
+  WHERE id IN (SELECT DISTINCT ON (conversation_id, lane) id FROM jobs ORDER BY conversation_id, lane, id);
+  DROP INDEX jobs_due;
+  CREATE INDEX jobs_heads_due ON jobs (next_attempt_at, id) WHERE is_head;
+  CREATE UNIQUE INDEX jobs_lane_head ON jobs (conversation_id, lane) WHERE is_head;
+  CREATE INDEX jobs_pending_lane ON jobs (conversation_id, lane, id) WHERE state = 'pending';
+  CREATE INDEX jobs_pending_created ON jobs (created_at_ms) WHERE state = 'pending';
+  CREATE INDEX jobs_dead ON jobs (dead_at, id) WHERE state = 'dead';
+  CREATE INDEX jobs_dead_conversation ON jobs (conversation_id, dead_at, id) WHERE state = 'dead';
+  `,
 ];
 
 /** The advisory lock every migrating instance takes: one namespace for this package, one key per schema. */

@@ -59,6 +59,27 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_consumer ON tokens (consumer);
   CREATE INDEX tokens_expires_at ON tokens (expires_at);
   `,
+  // 2: dead letters and lane heads. A job is `pending` or `dead` (kept, listed, replayable); `is_head`
+  // marks the oldest pending job of each (conversation, lane), kept right by every write that changes
+  // it (enqueue, delete, dead-letter, revive), so a claim reads the due heads only, never the jobs
+  // waiting behind them. `created_at_ms` (the job's `createdAt`) makes the oldest pending job an
+  // index probe. Existing jobs are pending; the heads are computed here.
+  `
+  ALTER TABLE jobs ADD COLUMN state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead'));
+  ALTER TABLE jobs ADD COLUMN is_head INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN dead_at INTEGER;
+  ALTER TABLE jobs ADD COLUMN created_at_ms INTEGER;
+  UPDATE jobs SET created_at_ms =
+    CAST(ROUND((julianday(json_extract(data, '$.createdAt')) - 2440587.5) * 86400000.0) AS INTEGER);
+  UPDATE jobs SET is_head = 1 WHERE id IN (SELECT MIN(id) FROM jobs GROUP BY conversation_id, lane);
+  DROP INDEX jobs_next_attempt_at;
+  CREATE INDEX jobs_heads_due ON jobs (next_attempt_at, id) WHERE is_head = 1;
+  CREATE UNIQUE INDEX jobs_lane_head ON jobs (conversation_id, lane) WHERE is_head = 1;
+  CREATE INDEX jobs_pending_lane ON jobs (conversation_id, lane, id) WHERE state = 'pending';
+  CREATE INDEX jobs_pending_created ON jobs (created_at_ms) WHERE state = 'pending';
+  CREATE INDEX jobs_dead ON jobs (dead_at, id) WHERE state = 'dead';
+  CREATE INDEX jobs_dead_conversation ON jobs (conversation_id, dead_at, id) WHERE state = 'dead';
+  `,
 ];
 
 /**

@@ -116,7 +116,7 @@ describe("createSqliteStore", () => {
     expect(indexed("messages")).toMatch(/\(conversation_id, seq\)/);
     expect(indexed("messages")).toMatch(/\(conversation_id, direction, text_hash, created_at_ms\)/);
     expect(indexed("jobs")).toMatch(/\(conversation_id, lane, id\)/);
-    expect(indexed("jobs")).toMatch(/\(next_attempt_at\)/);
+    expect(indexed("jobs")).toMatch(/\(next_attempt_at, id\) WHERE is_head = 1/);
     expect(indexed("conversations")).toMatch(/\(hunt_deadline\)/);
     expect(indexed("tokens")).toMatch(/\(consumer\)/);
     // The claim query walks the lane index instead of scanning and sorting the whole table.
@@ -126,6 +126,109 @@ describe("createSqliteStore", () => {
       .map((r) => String(r.detail))
       .join("\n");
     expect(plan).toMatch(/USING COVERING INDEX jobs_lane/);
+  });
+
+  it("claims, finds the next due time and counts the outbox through indexes, never scanning the jobs", async () => {
+    open();
+    const db = raw();
+    const plan = (sql: string, ...params: (number | string | null)[]) =>
+      db
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all(...params)
+        .map((r) => String(r.detail))
+        .join("\n");
+    // What the store runs (sqlite-store.ts): no plan may read the jobs table row by row.
+    const claim = plan(
+      `SELECT id FROM jobs WHERE is_head = 1 AND next_attempt_at <= ? AND (lease_owner IS NULL OR lease_until <= ?)
+       ORDER BY next_attempt_at, id LIMIT ?`,
+      0,
+      0,
+      1,
+    );
+    expect(claim).toMatch(/USING INDEX jobs_heads_due/);
+    expect(claim).not.toMatch(/SCAN jobs$|TEMP B-TREE/m);
+    const pending = plan("SELECT COUNT(*), MIN(created_at_ms) FROM jobs WHERE state = 'pending'");
+    expect(pending).toMatch(/USING COVERING INDEX jobs_pending_created/);
+    expect(plan("SELECT COUNT(*) FROM jobs WHERE state = 'dead'")).toMatch(/USING COVERING INDEX jobs_dead/);
+    const after = "state = 'dead' AND (dead_at < ?1 OR (dead_at = ?1 AND id < ?2)) ORDER BY dead_at DESC, id DESC";
+    const dead = plan(`SELECT id FROM jobs WHERE ${after} LIMIT ?3`, 1, 1, 10);
+    expect(dead).toMatch(/USING (COVERING )?INDEX jobs_dead /);
+    expect(dead).not.toMatch(/TEMP B-TREE/);
+    const ofOne = plan(`SELECT id FROM jobs WHERE conversation_id = ?4 AND ${after} LIMIT ?3`, 1, 1, 10, "c1");
+    expect(ofOne).toMatch(/USING (COVERING )?INDEX jobs_dead_conversation/);
+    expect(ofOne).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("migrates a version-1 database: its jobs pending, each lane's oldest the head, and the claim takes the heads", async () => {
+    // A database as version 1 of the schema left it, with two lanes of queued jobs.
+    const v1 = new DatabaseSync(path);
+    v1.exec(MIGRATIONS[0] ?? "");
+    v1.exec("PRAGMA user_version = 1");
+    v1.prepare("INSERT INTO conversations (id, state, version, data) VALUES ('c1', 'requested', 1, ?)").run(
+      JSON.stringify(conversation("c1")),
+    );
+    const job = (lane: string, createdAt: string) =>
+      v1
+        .prepare("INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, data) VALUES ('c1', ?, 0, 0, ?)")
+        .run(lane, JSON.stringify({ conversationId: "c1", lane, kind: "message", payload: {}, createdAt }));
+    job("helpline", "2026-01-01T00:00:01.500Z");
+    job("helpline", "2026-01-01T00:00:02.000Z");
+    job("chatbot", "2026-01-01T00:00:00.250Z");
+    v1.close();
+
+    const store = open();
+    const db = raw();
+    expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: MIGRATIONS.length });
+    expect(db.prepare("SELECT id, state, is_head, created_at_ms FROM jobs ORDER BY id").all()).toEqual([
+      { id: 1, state: "pending", is_head: 1, created_at_ms: Date.parse("2026-01-01T00:00:01.500Z") },
+      { id: 2, state: "pending", is_head: 0, created_at_ms: Date.parse("2026-01-01T00:00:02.000Z") },
+      { id: 3, state: "pending", is_head: 1, created_at_ms: Date.parse("2026-01-01T00:00:00.250Z") },
+    ]);
+    expect(await store.outboxStats(0)).toEqual({
+      pending: 3,
+      oldestPendingAt: Date.parse("2026-01-01T00:00:00.250Z"),
+      deadLetters: 0,
+    });
+    const claimed = await store.claimDueJobs({ now: 0, limit: 10, owner: "w", leaseMs: 1000 });
+    expect(claimed.map((j) => j.id).sort()).toEqual([1, 3]);
+    expect(claimed.every((j) => j.state === undefined)).toBe(true);
+  });
+
+  it("keeps exactly one head per lane through enqueue, delete, dead-letter and revive", async () => {
+    const store = open();
+    await store.transaction((tx) => tx.insertConversation(conversation("c1")));
+    const enqueue = () =>
+      store.transaction((tx) =>
+        tx.enqueueJob({
+          conversationId: "c1",
+          lane: "helpline",
+          kind: "message",
+          payload: {},
+          attempts: 0,
+          nextAttemptAt: 0,
+          createdAt: "2026-01-01T00:00:00.000Z",
+        }),
+      );
+    const heads = () =>
+      raw()
+        .prepare("SELECT id FROM jobs WHERE is_head = 1")
+        .all()
+        .map((r) => Number(r.id));
+    const [a, b, c] = [await enqueue(), await enqueue(), await enqueue()];
+    expect(heads()).toEqual([a.id]);
+    await store.transaction((tx) => tx.deadLetterJob(a.id, { attempts: 3, deadAt: 1, lastError: { code: "x" } }));
+    expect(heads()).toEqual([b.id]);
+    await store.transaction((tx) => tx.deleteJob(c.id)); // not the head: the head stays
+    expect(heads()).toEqual([b.id]);
+    expect(await store.transaction((tx) => tx.reviveJob(a.id, 0, 2))).toBe(true);
+    expect(heads()).toEqual([a.id]);
+    await store.transaction(async (tx) => {
+      await tx.deleteJob(a.id);
+      await tx.deleteJob(b.id);
+    });
+    expect(heads()).toEqual([]);
+    const d = await enqueue();
+    expect(heads()).toEqual([d.id]);
   });
 
   it("shares committed data with a second handle on the same file, and never uncommitted data", async () => {

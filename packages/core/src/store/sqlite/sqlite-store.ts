@@ -14,6 +14,8 @@ import {
   type StoreTx,
   StoreUnavailableError,
 } from "@openchs-bridge/core";
+// Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
+import type { DeadLetterPage, OutboxStats, PurgeResult } from "../store";
 import { assertClaimQuery, assertPositiveInteger, createSerialQueue } from "../store-checks";
 import { migrate } from "./schema";
 
@@ -239,6 +241,21 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
     rescheduleJob,
   } = statements;
 
+  /** A job's row as the job (pending or dead), or undefined. */
+  const readJob = (id: number): OutboxJob | undefined => {
+    const row = statements.getJob.get(id);
+    return row ? decodeJob(row) : undefined;
+  };
+
+  /**
+   * Makes the oldest pending job of a lane its head, and no other: after a write that may have
+   * changed which job that is (a delete, a dead-letter, a revival).
+   */
+  const refreshLaneHead = (conversationId: string, lane: string): void => {
+    statements.clearLaneHead.run(conversationId, lane);
+    statements.setLaneHead.run(conversationId, lane);
+  };
+
   const readConversation = (id: string): Conversation | undefined => {
     const row = getConversation.get(id);
     return row ? decodeConversation(row) : undefined;
@@ -337,6 +354,7 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
                 job.lane,
                 job.attempts,
                 job.nextAttemptAt,
+                epochMsOrNull(job.createdAt),
                 JSON.stringify(jobData(fields)),
               ).lastInsertRowid,
             );
@@ -349,12 +367,45 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
 
       deleteJob: (id) =>
         txOp(() => {
+          const row = statements.jobLane.get(id);
+          if (!row) return;
           deleteJob.run(id);
+          if (Number(row.is_head) === 1) refreshLaneHead(String(row.conversation_id), String(row.lane));
         }),
 
-      rescheduleJob: (id, attempts, nextAttemptAt) =>
+      rescheduleJob: (id, attempts, nextAttemptAt, details) =>
         txOp(() => {
-          rescheduleJob.run(attempts, nextAttemptAt, id);
+          const job = readJob(id);
+          if (!job || job.state === "dead") return;
+          const fields = { ...job };
+          if (details?.firstAttemptAt !== undefined && fields.firstAttemptAt === undefined) {
+            fields.firstAttemptAt = details.firstAttemptAt;
+          }
+          if (details?.lastError) fields.lastError = structuredClone(details.lastError);
+          rescheduleJob.run(attempts, nextAttemptAt, JSON.stringify(jobData(fields)), id);
+        }),
+
+      deadLetterJob: (id, details) =>
+        txOp(() => {
+          const job = readJob(id);
+          if (!job) return;
+          const fields = { ...job, lastError: structuredClone(details.lastError) };
+          statements.deadLetterJob.run(details.attempts, details.deadAt, JSON.stringify(jobData(fields)), id);
+          refreshLaneHead(job.conversationId, job.lane);
+        }),
+
+      getJob: (id) => txOp(() => readJob(id)),
+
+      reviveJob: (id, nextAttemptAt, replayedAt) =>
+        txOp(() => {
+          const job = readJob(id);
+          if (job?.state !== "dead") return false;
+          const { firstAttemptAt: _first, lastError: _error, ...fields } = job;
+          const data = JSON.stringify(jobData({ ...fields, replayedAt }));
+          // Conditional on `dead`, so of two revivals racing on a shared database one changes the row.
+          if (Number(statements.reviveJob.run(nextAttemptAt, data, id).changes) === 0) return false;
+          refreshLaneHead(job.conversationId, job.lane);
+          return true;
         }),
     };
   };
@@ -428,6 +479,41 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
     pendingJobs: (conversationId, lane) =>
       op(() => statements.pendingJobs.all(conversationId ?? null, lane ?? null).map(decodeJob)),
 
+    listDeadLetters: (query) =>
+      op((): DeadLetterPage => {
+        assertPositiveInteger(query.limit, "limit");
+        const { conversationId, before } = query;
+        const after = (deadAt: number, id: number) =>
+          conversationId === undefined
+            ? statements.listDeadLetters.all(deadAt, id, query.limit + 1)
+            : statements.listConversationDeadLetters.all(deadAt, id, query.limit + 1, conversationId);
+        let rows: Row[];
+        if (before === undefined) {
+          rows = after(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+        } else {
+          const cursor = statements.deadAtOf.get(before);
+          rows =
+            cursor && cursor.dead_at !== null
+              ? after(Number(cursor.dead_at), before)
+              : // The cursor job was replayed or purged since: ids only grow, so go on below it.
+                statements.listDeadLettersBelowId.all(conversationId ?? null, before, query.limit + 1);
+        }
+        const jobs = rows.slice(0, query.limit).map(decodeJob);
+        const last = jobs[jobs.length - 1];
+        return { jobs, nextCursor: rows.length > query.limit && last ? last.id : undefined };
+      }),
+
+    outboxStats: (_now) =>
+      op((): OutboxStats => {
+        const pending = statements.countPending.get();
+        const dead = statements.countDead.get();
+        return {
+          pending: Number(pending?.count ?? 0),
+          oldestPendingAt: optionalNumber(pending?.oldest),
+          deadLetters: Number(dead?.count ?? 0),
+        };
+      }),
+
     dueHunts: (now, limit) =>
       op(() => {
         assertPositiveInteger(limit, "limit");
@@ -462,9 +548,15 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
     purgeClosedBefore: async (closedBeforeIso) => {
       const cutoff = Date.parse(closedBeforeIso);
       if (Number.isNaN(cutoff)) throw new RangeError("purgeClosedBefore: not an ISO date");
-      const purged = await write(() => Number(statements.purgeClosedBefore.run(cutoff).changes));
-      if (purged > 0) await erasePreviousVersions();
-      return purged;
+      const result = await write(
+        (): PurgeResult => ({
+          pendingSkipped: Number(statements.countPurgeSkipped.get(cutoff)?.count ?? 0),
+          deadLetters: Number(statements.countPurgedDeadLetters.get(cutoff)?.count ?? 0),
+          conversations: Number(statements.purgeClosedBefore.run(cutoff).changes),
+        }),
+      );
+      if (result.conversations > 0) await erasePreviousVersions();
+      return result;
     },
 
     ping: () =>
@@ -545,8 +637,7 @@ export function openDatabase(path: string, synchronous: "FULL" | "NORMAL", busyT
 function prepareStatements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql);
   const messageColumns = "seq, data";
-  const jobColumns = "id, attempts, next_attempt_at, lease_owner, lease_until, data";
-  const laneHeads = "SELECT MIN(id) FROM jobs GROUP BY conversation_id, lane";
+  const jobColumns = "id, attempts, next_attempt_at, lease_owner, lease_until, state, dead_at, data";
   return {
     ping: p("SELECT 1 AS ok"),
     savepoint: p("SAVEPOINT bridge_transaction"),
@@ -567,7 +658,20 @@ function prepareStatements(db: DatabaseSync) {
     ),
     nextHuntDeadline: p("SELECT MIN(hunt_deadline) AS at FROM conversations WHERE state = 'hunting'"),
     deleteConversation: p("DELETE FROM conversations WHERE id = ?"),
-    purgeClosedBefore: p("DELETE FROM conversations WHERE state = 'closed' AND closed_at_ms < ?"),
+    // Retention never drops what is still on its way: a closed conversation with a pending job stays.
+    purgeClosedBefore: p(
+      `DELETE FROM conversations WHERE state = 'closed' AND closed_at_ms < ?
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.conversation_id = conversations.id AND jobs.state = 'pending')`,
+    ),
+    countPurgeSkipped: p(
+      `SELECT COUNT(*) AS count FROM conversations c WHERE c.state = 'closed' AND c.closed_at_ms < ?
+         AND EXISTS (SELECT 1 FROM jobs WHERE jobs.conversation_id = c.id AND jobs.state = 'pending')`,
+    ),
+    countPurgedDeadLetters: p(
+      `SELECT COUNT(*) AS count FROM conversations c JOIN jobs d ON d.conversation_id = c.id AND d.state = 'dead'
+       WHERE c.state = 'closed' AND c.closed_at_ms < ?
+         AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.conversation_id = c.id AND jobs.state = 'pending')`,
+    ),
 
     getMessage: p(`SELECT ${messageColumns} FROM messages WHERE uuid = ?`),
     getMessageByMessageId: p(
@@ -590,36 +694,76 @@ function prepareStatements(db: DatabaseSync) {
     ),
     conversationMessages: p(`SELECT ${messageColumns} FROM messages WHERE conversation_id = ? ORDER BY seq`),
 
-    insertJob: p("INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, data) VALUES (?, ?, ?, ?, ?)"),
-    deleteJob: p("DELETE FROM jobs WHERE id = ?"),
-    rescheduleJob: p(
-      "UPDATE jobs SET attempts = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+    // A new job heads its lane when the lane has no pending job (its id is the highest so far).
+    insertJob: p(
+      `INSERT INTO jobs (conversation_id, lane, attempts, next_attempt_at, created_at_ms, data, is_head)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6,
+               NOT EXISTS (SELECT 1 FROM jobs WHERE conversation_id = ?1 AND lane = ?2 AND state = 'pending'))`,
     ),
-    // Walks the due jobs in claim order (index jobs_next_attempt_at) and keeps the lane heads (no older
-    // job in the lane: one probe of jobs_lane), stopping at the limit. With many lanes the first due
-    // jobs are heads, so a claim reads a few rows, not the whole table as grouping every lane did.
+    getJob: p(`SELECT ${jobColumns} FROM jobs WHERE id = ?`),
+    jobLane: p("SELECT conversation_id, lane, is_head FROM jobs WHERE id = ?"),
+    deleteJob: p("DELETE FROM jobs WHERE id = ?"),
+    clearLaneHead: p("UPDATE jobs SET is_head = 0 WHERE conversation_id = ? AND lane = ? AND is_head = 1"),
+    setLaneHead: p(
+      `UPDATE jobs SET is_head = 1 WHERE id =
+         (SELECT MIN(id) FROM jobs WHERE conversation_id = ? AND lane = ? AND state = 'pending')`,
+    ),
+    rescheduleJob: p(
+      `UPDATE jobs SET attempts = ?, next_attempt_at = ?, data = ?, lease_owner = NULL, lease_until = NULL
+       WHERE id = ?`,
+    ),
+    deadLetterJob: p(
+      `UPDATE jobs SET state = 'dead', is_head = 0, attempts = ?, dead_at = ?, data = ?,
+         lease_owner = NULL, lease_until = NULL
+       WHERE id = ?`,
+    ),
+    reviveJob: p(
+      `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, dead_at = NULL, data = ?
+       WHERE id = ? AND state = 'dead'`,
+    ),
+    // Reads the due lane heads only (index jobs_heads_due), in claim order, up to the limit: the jobs
+    // waiting behind a head are never read, however many there are (a helpline down for hours).
     claimableHeads: p(
-      `SELECT ${jobColumns} FROM jobs j
-       WHERE next_attempt_at <= ?
-         AND (lease_owner IS NULL OR lease_until <= ?)
-         AND NOT EXISTS (SELECT 1 FROM jobs older
-                         WHERE older.conversation_id = j.conversation_id AND older.lane = j.lane AND older.id < j.id)
+      `SELECT ${jobColumns} FROM jobs
+       WHERE is_head = 1 AND next_attempt_at <= ? AND (lease_owner IS NULL OR lease_until <= ?)
        ORDER BY next_attempt_at, id LIMIT ?`,
     ),
     setLease: p("UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ?"),
     renewLease: p("UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ?"),
     releaseAllLeases: p("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"),
     releaseOwnerLeases: p("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?"),
-    // When each lane head can be claimed: once due, and once its lease (if any) has lapsed.
+    // When a lane head can be claimed: once due, and once its lease (if any) has lapsed. The earliest
+    // unleased head is the first row of jobs_heads_due; leased heads are the few jobs in flight.
     nextJobDueAt: p(
-      `SELECT MIN(CASE WHEN lease_owner IS NOT NULL AND lease_until > next_attempt_at
-                       THEN lease_until ELSE next_attempt_at END) AS at
-       FROM jobs WHERE id IN (${laneHeads})`,
+      `SELECT MIN(at) AS at FROM (
+         SELECT * FROM (SELECT next_attempt_at AS at FROM jobs WHERE is_head = 1 AND lease_owner IS NULL
+                        ORDER BY next_attempt_at LIMIT 1)
+         UNION ALL
+         SELECT MAX(next_attempt_at, lease_until) FROM jobs WHERE lease_owner IS NOT NULL AND is_head = 1)`,
     ),
     pendingJobs: p(
       `SELECT ${jobColumns} FROM jobs
-       WHERE (?1 IS NULL OR conversation_id = ?1) AND (?2 IS NULL OR lane = ?2) ORDER BY id`,
+       WHERE state = 'pending' AND (?1 IS NULL OR conversation_id = ?1) AND (?2 IS NULL OR lane = ?2) ORDER BY id`,
     ),
+    deadAtOf: p("SELECT dead_at FROM jobs WHERE id = ? AND state = 'dead'"),
+    // Dead letters newest first after a (dead_at, id) position: all of them (index jobs_dead) or one
+    // conversation's (jobs_dead_conversation). The first page starts after (MAX, MAX).
+    listDeadLetters: p(
+      `SELECT ${jobColumns} FROM jobs WHERE state = 'dead' AND (dead_at < ?1 OR (dead_at = ?1 AND id < ?2))
+       ORDER BY dead_at DESC, id DESC LIMIT ?3`,
+    ),
+    listConversationDeadLetters: p(
+      `SELECT ${jobColumns} FROM jobs
+       WHERE state = 'dead' AND conversation_id = ?4 AND (dead_at < ?1 OR (dead_at = ?1 AND id < ?2))
+       ORDER BY dead_at DESC, id DESC LIMIT ?3`,
+    ),
+    listDeadLettersBelowId: p(
+      `SELECT ${jobColumns} FROM jobs WHERE state = 'dead' AND (?1 IS NULL OR conversation_id = ?1) AND id < ?2
+       ORDER BY dead_at DESC, id DESC LIMIT ?3`,
+    ),
+    // Each from its partial index (jobs_pending_created, jobs_dead): a count of the index and a min probe.
+    countPending: p("SELECT COUNT(*) AS count, MIN(created_at_ms) AS oldest FROM jobs WHERE state = 'pending'"),
+    countDead: p("SELECT COUNT(*) AS count FROM jobs WHERE state = 'dead'"),
 
     putToken: p(
       `INSERT INTO tokens (hash, consumer, expires_at, revoked, created_at) VALUES (?, ?, ?, ?, ?)
@@ -653,7 +797,16 @@ function decodeMessage(row: Row): Message {
 
 /** What of a job goes in the JSON column: everything the columns do not hold. */
 function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
-  const { attempts: _a, nextAttemptAt: _n, leaseOwner: _o, leaseUntil: _u, ...data } = job;
+  const {
+    attempts: _a,
+    nextAttemptAt: _n,
+    leaseOwner: _o,
+    leaseUntil: _u,
+    state: _s,
+    deadAt: _d,
+    id: _id,
+    ...data
+  } = job as OutboxJob;
   return data;
 }
 
@@ -668,7 +821,17 @@ function decodeJob(row: Row): OutboxJob {
     job.leaseOwner = String(row.lease_owner);
     job.leaseUntil = Number(row.lease_until);
   }
+  if (row.state === "dead") {
+    job.state = "dead";
+    job.deadAt = Number(row.dead_at);
+  }
   return job;
+}
+
+/** An ISO date as epoch ms, null when it does not parse. */
+function epochMsOrNull(iso: string): number | null {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 function decodeToken(row: Row): StoredToken {
