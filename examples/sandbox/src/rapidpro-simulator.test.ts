@@ -283,6 +283,13 @@ describe("rapidpro simulator: the flow and the bridge", () => {
     const sim = await rapidpro({ bridge: { url: fake.url, ...CHATBOT } });
     const { session } = await sim.escalate({ contact: CONTACT, text: "help" });
     const handedBack = sim.waitFor("child.handed_back");
+    // The helpline-unavailable notice starts a flow for the child too, but does not hand it back.
+    await api(sim, "flow_starts", {
+      flow: sim.closeFlow,
+      contacts: [CONTACT],
+      params: { conversation_id: session, reason: "helpline_unavailable" },
+    });
+    expect(sim.state.sessions.get(session)!.state).toBe("open");
     await api(sim, "flow_starts", {
       flow: sim.closeFlow,
       contacts: [CONTACT],

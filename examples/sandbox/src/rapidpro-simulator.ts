@@ -683,6 +683,8 @@ export async function startRapidProSimulator(options: RapidProSimulatorOptions =
     emit("flow_start.received", { id: record.id, flow: flow.uuid, contacts: to.recipients, params });
     for (const contact of to.recipients) {
       deliver(contact, { kind: "flow_start", at: record.createdAt, id: record.id, flow: flow.uuid, params });
+      // The helpline-unavailable notice starts a flow too, but the child stays with the helpline.
+      if (params.reason === "helpline_unavailable") continue;
       for (const session of sessions.values()) {
         if (session.contact === contact && session.state === "open") {
           session.state = "handed_back";

@@ -215,6 +215,64 @@ describe("RapidPro chatbot target: close", () => {
   });
 });
 
+describe("RapidPro chatbot target: helpline unavailable", () => {
+  const UNAVAILABLE_FLOW = "0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a2b";
+  const notice = (contact: string) => ({
+    conversationId: "s1",
+    contact,
+    reason: "helpline_unavailable" as const,
+    since: "2026-01-01T10:00:00.000Z",
+  });
+
+  it("starts the unavailable flow for the contact (or URN) with conversation_id and reason", async () => {
+    server.use(...rapidproHandlers());
+    const calls = recorder();
+    const t = target("weni", { unavailableFlow: UNAVAILABLE_FLOW });
+    await t.notifyUnavailable!(notice(CONTACT_UUID), context());
+    await t.notifyUnavailable!(notice("whatsapp:254700000001"), context());
+    expect(calls.map((c) => [new URL(c.url).pathname, c.headers.get("authorization"), c.body])).toEqual([
+      [
+        "/api/v2/flow_starts.json",
+        "Token tok",
+        {
+          flow: UNAVAILABLE_FLOW,
+          contacts: [CONTACT_UUID],
+          params: { conversation_id: "s1", reason: "helpline_unavailable" },
+        },
+      ],
+      [
+        "/api/v2/flow_starts.json",
+        "Token tok",
+        {
+          flow: UNAVAILABLE_FLOW,
+          urns: ["whatsapp:254700000001"],
+          params: { conversation_id: "s1", reason: "helpline_unavailable" },
+        },
+      ],
+    ]);
+  });
+
+  it("uses the close flow when no unavailable flow is configured (one flow branching on the reason)", async () => {
+    server.use(...rapidproHandlers());
+    const calls = recorder();
+    await target("nyaruka").notifyUnavailable!(notice(CONTACT_UUID), context());
+    expect(calls.map((c) => (c.body as { flow: string }).flow)).toEqual([FLOW_UUID]);
+  });
+
+  it("reports RapidPro's refusal as a RapidProError the outbox can classify", async () => {
+    server.use(
+      http.post(`${BASE}flow_starts.json`, () => HttpResponse.json({ flow: ["No such flow"] }, { status: 400 })),
+    );
+    const error = await target("weni").notifyUnavailable!(notice(CONTACT_UUID), context()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RapidProError);
+    expect(error).toMatchObject({ status: 400, retriable: false });
+  });
+
+  it("rejects an empty unavailableFlow at construction", () => {
+    expect(() => target("weni", { unavailableFlow: " " })).toThrow(/unavailableFlow/);
+  });
+});
+
 describe("RapidPro chatbot target: acks", () => {
   const ack = {
     conversationId: "s1",

@@ -7,6 +7,7 @@ import {
   type DeliveryContext,
   type RetryPolicy,
   staticAuth,
+  type UnavailableNotice,
   type UpstreamHttp,
 } from "@openchs-bridge/core";
 import type { RapidProClient } from "./client/client";
@@ -40,6 +41,12 @@ export interface RapidProChatbotTargetOptions {
   /** UUID of the flow started when the helpline closes or hunting is given up (`RAPIDPRO_CLOSE_FLOW`). */
   closeFlow: string;
   /**
+   * UUID of the flow started when the helpline is unavailable for a new conversation
+   * (`RAPIDPRO_UNAVAILABLE_FLOW`), with `params.reason` `helpline_unavailable`. Default `closeFlow`:
+   * one flow can branch on `@trigger.params.reason`.
+   */
+  unavailableFlow?: string | undefined;
+  /**
    * The text sent for a counselor reply: a template with `{name}` (the counselor's pseudonym) and
    * `{text}`, or a function. Default `"{name}: {text}"`; without a pseudonym, just the text.
    */
@@ -71,6 +78,9 @@ export interface RapidProChatbotTargetOptions {
  * - `notifyClose`: starts `closeFlow` for the address (`contacts` or `urns`) with `params`
  *   `{"conversation_id","closed_by","reason"}`, so the flow hands the child back to the bot. A close
  *   by the chatbot itself is not echoed back to it.
+ * - `notifyUnavailable`: starts `unavailableFlow` (default `closeFlow`) for the address with `params`
+ *   `{"conversation_id","reason":"helpline_unavailable"}`: the helpline has not taken the
+ *   conversation in time, delivery goes on, and the bot keeps the child company meanwhile.
  * - `sendAck` (only with `ack`): posts each ack to the chatbot's ack endpoint.
  * Every call passes the delivery's `signal`; failures are {@link RapidProError}s.
  */
@@ -87,7 +97,11 @@ export function createRapidProChatbotTarget(options: RapidProChatbotTargetOption
   if (attachmentMode !== "append" && attachmentMode !== "messages") {
     configError(FACTORY, '`attachments` must be "append" or "messages"');
   }
+  if (options.unavailableFlow !== undefined && !isFilled(options.unavailableFlow)) {
+    configError(FACTORY, "`unavailableFlow` must be a flow UUID when given (default: `closeFlow`)");
+  }
   const { client, closeFlow } = options;
+  const unavailableFlow = options.unavailableFlow ?? closeFlow;
 
   const target: ChatbotTarget = {
     async deliverMessage(message: ChatbotMessage, context: DeliveryContext) {
@@ -122,6 +136,17 @@ export function createRapidProChatbotTarget(options: RapidProChatbotTargetOption
           flow: closeFlow,
           ...replyRecipients(close.contact),
           params: { conversation_id: close.conversationId, closed_by: close.closedBy, reason: close.reason ?? "" },
+        },
+        { signal: context.signal },
+      );
+    },
+
+    async notifyUnavailable(notice: UnavailableNotice, context: DeliveryContext) {
+      await client.flowStarts.create(
+        {
+          flow: unavailableFlow,
+          ...replyRecipients(notice.contact),
+          params: { conversation_id: notice.conversationId, reason: notice.reason },
         },
         { signal: context.signal },
       );

@@ -11,14 +11,18 @@ import {
   type OutboxLane,
 } from "../domain/model";
 import { applyConversationEvent, messageTransition } from "../domain/state-machine";
-import type { DeliveryContext } from "../ports/notices";
+import type { DeliveryContext, UnavailableNotice } from "../ports/notices";
+import type { StoreTx } from "../store/store";
 import { classifyFailure, type FailureInfo } from "./classify-failure";
+import { LeaseKeeper } from "./lease-keeper";
+import { nextWait } from "./retry-schedule";
 
 /**
  * The delivery loop: claims due outbox jobs (only the head of each conversation lane, under a
- * lease, so one lane never has two deliveries in flight and a failing job holds the ones behind
- * it), delivers each through its port with quick p-retry retries, then records the outcome:
- * `sent`, a durable reschedule (`nextAttemptAt`, survives a restart), or a dead letter.
+ * short lease renewed while the job runs, so one lane never has two deliveries in flight and a
+ * failing job holds the ones behind it), delivers each through its port with quick p-retry
+ * retries, then records the outcome: `sent`, a durable reschedule (`nextAttemptAt`, survives a
+ * restart; see `retry-schedule.ts`), or a dead letter (kept, listed, replayable).
  */
 export class DeliveryWorker {
   private running = false;
@@ -35,10 +39,9 @@ export class DeliveryWorker {
     private readonly events: BridgeEvents,
   ) {}
 
+  /** Short, and renewed while the job runs (`LeaseKeeper`): a crashed instance holds its lanes only this long. */
   private get leaseMs(): number {
-    const d = this.options.delivery;
-    // Long enough for a whole burst (every attempt timing out, every wait at its longest).
-    return (d.burstRetries + 1) * d.attemptTimeoutMs + d.burstRetries * d.burstMaxDelayMs + 30_000;
+    return this.options.delivery.leaseMs;
   }
 
   async start(releaseLeases: boolean): Promise<void> {
@@ -50,14 +53,27 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /** Stops claiming, aborts in-flight attempts (their jobs stay pending) and waits for them. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming, lets the attempts in flight finish for up to `graceMs`, then aborts the rest
+   * (their jobs stay pending, due at once, for the next start or another instance) and waits for them.
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     clearTimeout(this.timer);
-    this.controller.abort();
     await this.ticking;
+    if (graceMs > 0 && this.inFlight.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight.values()]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.controller.abort();
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -134,6 +150,22 @@ export class DeliveryWorker {
   }
 
   private async run(job: OutboxJob): Promise<void> {
+    const lease = new LeaseKeeper(
+      this.options.store,
+      this.options.clock,
+      job.id,
+      this.options.workerId,
+      this.leaseMs,
+      job.leaseUntil,
+    );
+    try {
+      await this.attempt(job, lease.lost);
+    } finally {
+      lease.stop();
+    }
+  }
+
+  private async attempt(job: OutboxJob, lost: AbortSignal): Promise<void> {
     const store = this.options.store;
     const conversation = await store.getConversation(job.conversationId);
     const message = job.messageUuid ? await store.getMessage(job.messageUuid) : undefined;
@@ -144,6 +176,8 @@ export class DeliveryWorker {
     }
     const d = this.options.delivery;
     const stop = this.controller.signal;
+    // Stopping, or the lease lost to another instance: either way this claim ends now.
+    const halt = AbortSignal.any([stop, lost]);
     let attempts = 0;
     try {
       await pRetry(
@@ -152,11 +186,11 @@ export class DeliveryWorker {
           // Erased on request during the burst (e.g. by another process): no further attempt.
           if (attempts > 1 && !(await this.stillStored(job))) throw new AbortError(new ErasedWhileDelivering());
           const timeout = AbortSignal.timeout(d.attemptTimeoutMs);
-          const signal = AbortSignal.any([stop, timeout]);
+          const signal = AbortSignal.any([halt, timeout]);
           try {
             await this.send(job, conversation, message, { signal, attempt: job.attempts + attempts });
           } catch (error) {
-            if (timeout.aborted && !stop.aborted) throw new AttemptTimeout(d.attemptTimeoutMs);
+            if (timeout.aborted && !halt.aborted) throw new AttemptTimeout(d.attemptTimeoutMs);
             throw error;
           }
         },
@@ -166,7 +200,7 @@ export class DeliveryWorker {
           minTimeout: d.burstMinDelayMs,
           maxTimeout: d.burstMaxDelayMs,
           randomize: true,
-          signal: stop,
+          signal: halt,
           shouldRetry: ({ error }) => {
             const f = classifyFailure(error);
             // A long Retry-After is waited for durably, not by holding a worker.
@@ -175,7 +209,7 @@ export class DeliveryWorker {
           onFailedAttempt: async ({ error, retriesLeft, retryDelay }) => {
             const f = classifyFailure(error);
             const quickRetry = retriesLeft > 0 && f.retriable && (f.retryAfterMs ?? 0) <= d.burstMaxDelayMs;
-            if (!quickRetry || stop.aborted) return;
+            if (!quickRetry || halt.aborted) return;
             // Every failed attempt is visible, the quick retries of a burst too.
             const wait = Math.max(retryDelay, f.retryAfterMs ?? 0);
             this.events.emit("delivery.retry", {
@@ -189,11 +223,13 @@ export class DeliveryWorker {
               error: { code: f.code, message: f.message, status: f.status },
             });
             if (f.retryAfterMs !== undefined && f.retryAfterMs > retryDelay)
-              await sleep(f.retryAfterMs - retryDelay, stop);
+              await sleep(f.retryAfterMs - retryDelay, halt);
           },
         },
       );
     } catch (error) {
+      // Another instance holds the job now: its outcome is theirs to record.
+      if (lost.aborted) return;
       if (error instanceof ErasedWhileDelivering) {
         await store.transaction((tx) => tx.deleteJob(job.id));
         return;
@@ -206,6 +242,7 @@ export class DeliveryWorker {
       await this.recordFailure(job, message, classifyFailure(error), attempts);
       return;
     }
+    // Delivered: recorded even if the lease lapsed meanwhile (the job is done, whoever holds it).
     await this.recordSuccess(job, attempts);
   }
 
@@ -303,6 +340,22 @@ export class DeliveryWorker {
         await target.sendAck?.({ conversationId: conversation.id, ...p }, context);
         return;
       }
+      case "notice": {
+        // Stale once the helpline has the conversation (or it closed): telling the child then would mislead.
+        if (conversation.state !== "requested") return;
+        const p = job.payload as { since: string };
+        const notice: UnavailableNotice = {
+          conversationId: conversation.id,
+          contact: conversation.contact,
+          reason: "helpline_unavailable",
+          since: p.since,
+          text: this.options.unavailableNotice.text,
+          ticket: conversation.ticket,
+        };
+        // A target that cannot tell the bot: nothing to do, the job is done.
+        await chatbot.notifyUnavailable?.(notice, context);
+        return;
+      }
     }
   }
 
@@ -366,15 +419,33 @@ export class DeliveryWorker {
   ): Promise<void> {
     const now = this.options.clock.now();
     const at = new Date(now).toISOString();
-    const schedule = this.options.delivery.schedule;
+    const d = this.options.delivery;
     const rounds = job.attempts + 1;
+    // Jobs stored before the horizon existed have no first round recorded: their horizon starts now.
+    const firstAttemptAt = job.firstAttemptAt ?? now;
     const lastError = { code: failure.code, message: failure.message };
+    const jobError = { code: failure.code, status: failure.status };
     const error = { code: failure.code, message: failure.message, status: failure.status };
 
-    if (failure.retriable && rounds <= schedule.length) {
-      const nextAttemptAt = now + Math.max(schedule[rounds - 1]!, failure.retryAfterMs ?? 0);
-      await this.options.store.transaction(async (tx) => {
-        await tx.rescheduleJob(job.id, rounds, nextAttemptAt);
+    const wait = failure.retriable
+      ? nextWait({
+          round: rounds,
+          firstAttemptAt,
+          now,
+          retryAfterMs: failure.retryAfterMs,
+          policy: { schedule: d.schedule, maxWaitMs: d.maxWaitMs, horizonMs: d.retryHorizonMs, jitter: d.jitter },
+        })
+      : "dead";
+    if (wait !== "dead") {
+      let nextAttemptAt = now + wait;
+      let notice: { since: string } | undefined;
+      await this.service.withRetryOnConflict(async (tx) => {
+        nextAttemptAt = now + wait;
+        notice = undefined;
+        const unavailable = await this.checkUnavailable(tx, job, now, nextAttemptAt, failure);
+        nextAttemptAt = unavailable.nextAttemptAt;
+        notice = unavailable.notice;
+        await tx.rescheduleJob(job.id, rounds, nextAttemptAt, { firstAttemptAt, lastError: jobError });
         if (job.kind === "message" && message) {
           const current = await tx.getMessage(message.uuid);
           if (current)
@@ -391,14 +462,21 @@ export class DeliveryWorker {
         nextAttemptAt,
         error,
       });
+      if (notice) {
+        this.events.emit("conversation.unavailable_notice", {
+          conversationId: job.conversationId,
+          since: notice.since,
+        });
+      }
       return;
     }
 
-    // Dead letter: the job is removed, the message marked failed, the sender told where it can be.
+    // Dead letter: the job is kept (listed, replayable), the message marked failed, the sender told
+    // where it can be.
     let failed: Message | undefined;
     await this.service.withRetryOnConflict(async (tx) => {
       failed = undefined;
-      await tx.deleteJob(job.id);
+      await tx.deadLetterJob(job.id, { attempts: rounds, deadAt: now, lastError: jobError });
       if (job.kind !== "message" || !message) return;
       const current = await tx.getMessage(message.uuid);
       if (!current) return;
@@ -437,6 +515,51 @@ export class DeliveryWorker {
       error,
     });
     if (failed) this.events.emit("message.failed", { ...this.service.messageEventBase(failed), error });
+  }
+
+  /**
+   * The helpline-unavailable notice, checked when a new conversation's first message fails again:
+   * once `unavailableNotice.afterS` have passed since it arrived, a `notice` job is queued on the
+   * chatbot lane and the conversation marked in the same transaction (optimistic version check, so
+   * one notice even with several instances). Before that, the next attempt is brought forward to the
+   * deadline so the check runs in time, unless the upstream's `Retry-After` forbids it: then the
+   * message cannot be accepted in time, and the notice is queued now, due at the deadline.
+   */
+  private async checkUnavailable(
+    tx: StoreTx,
+    job: OutboxJob,
+    now: number,
+    nextAttemptAt: number,
+    failure: FailureInfo,
+  ): Promise<{ nextAttemptAt: number; notice?: { since: string } | undefined }> {
+    const afterMs = this.options.unavailableNotice.afterMs;
+    if (afterMs <= 0 || job.kind !== "message" || job.lane !== "helpline") return { nextAttemptAt };
+    const conversation = await tx.getConversation(job.conversationId);
+    if (conversation?.state !== "requested" || conversation.unavailableNoticeAt) {
+      return { nextAttemptAt };
+    }
+    const deadline = Date.parse(conversation.createdAt) + afterMs;
+    const earliest = now + (failure.retryAfterMs ?? 0);
+    if (now < deadline && earliest <= deadline) return { nextAttemptAt: Math.min(nextAttemptAt, deadline) };
+    const due = Math.max(now, deadline);
+    const at = new Date(due).toISOString();
+    const saved: Conversation = {
+      ...conversation,
+      unavailableNoticeAt: at,
+      updatedAt: new Date(now).toISOString(),
+      version: conversation.version + 1,
+    };
+    if (!(await tx.updateConversation(saved, conversation.version))) throw new VersionConflict();
+    await tx.enqueueJob({
+      conversationId: conversation.id,
+      lane: "chatbot",
+      kind: "notice",
+      payload: { since: conversation.createdAt },
+      attempts: 0,
+      nextAttemptAt: due,
+      createdAt: new Date(now).toISOString(),
+    });
+    return { nextAttemptAt, notice: { since: conversation.createdAt } };
   }
 
   private hasAckTarget(conversation: Conversation, lane: OutboxLane): boolean {

@@ -1,5 +1,5 @@
 import type { Attachment, Conversation } from "../domain/model";
-import type { AckNotice, CloseNotice, DeliveryContext } from "./notices";
+import type { AckNotice, CloseNotice, DeliveryContext, UnavailableNotice } from "./notices";
 
 /** A counselor reply to deliver to the child through the chatbot. */
 export interface ChatbotMessage {
@@ -32,4 +32,10 @@ export interface ChatbotTarget {
   notifyClose(close: CloseNotice, context: DeliveryContext): Promise<void>;
   /** Forwards the helpline's acks of client messages to the chatbot's ack endpoint. */
   sendAck?(ack: AckNotice, context: DeliveryContext): Promise<void>;
+  /**
+   * The helpline is out of reach for a new conversation: tell the bot (once per conversation), so it
+   * can keep the child company and give other ways to get help. Optional: without it the notice is
+   * skipped.
+   */
+  notifyUnavailable?(notice: UnavailableNotice, context: DeliveryContext): Promise<void>;
 }

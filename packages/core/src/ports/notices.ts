@@ -22,6 +22,24 @@ export interface CloseNotice {
   ticket?: Conversation["ticket"];
 }
 
+/**
+ * The helpline has not accepted a new conversation's first message in time because delivery keeps
+ * failing: the chatbot is told once, so the bot can give the child another way to get help. The
+ * conversation stays open and delivery goes on.
+ */
+export interface UnavailableNotice {
+  conversationId: string;
+  /** The chatbot's reply address (RapidPro contact UUID, URN or phone number). */
+  contact: string;
+  reason: "helpline_unavailable";
+  /** When the child's first message arrived (ISO): how long the helpline has been out of reach. */
+  since: string;
+  /** The bridge's `unavailableNotice.text`, for targets that send a text and have none of their own. */
+  text?: string | undefined;
+  /** Style B: the ticket this conversation answers. */
+  ticket?: Conversation["ticket"];
+}
+
 /** A delivery acknowledgement forwarded to a side's ack endpoint. */
 export interface AckNotice {
   conversationId: string;

@@ -299,3 +299,44 @@ describe("ticketer chatbot target", () => {
     ).rejects.toMatchObject({ code: "unavailable", retriable: true });
   });
 });
+
+describe("ticketer chatbot target: helpline unavailable", () => {
+  const notice = {
+    conversationId: "reopened_2",
+    contact: "7ad9d98e-321f-4c61-9a50-79b1c7d7f621",
+    reason: "helpline_unavailable" as const,
+    since: "2026-05-20T14:30:00.000Z",
+    ticket: { ticketId: "0f4d2c8a-2c83-4f2c-9f7d-1d4f70d50e71", externalId: EXTERNAL },
+  };
+  const TEXT = "Our counselors cannot answer right now. If you are in danger, call 116. Stay with me.";
+
+  it("sends the configured text as a signed …/messages callback, once-keyed per conversation", async () => {
+    const seen = mailroom();
+    const t = createTicketerChatbotTarget({ callback: make(), unavailableText: TEXT });
+    await t.notifyUnavailable!(notice, context());
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.path).toBe("/messages");
+    expect(seen[0]!.verified).toBe(true);
+    expect(seen[0]!.headers.get("idempotency-key")).toBe("message-unavailable-reopened_2");
+    expect(JSON.parse(seen[0]!.raw)).toEqual({
+      external_id: EXTERNAL,
+      message_external_id: "unavailable-reopened_2",
+      direction: "outgoing",
+      sender: { type: "agent", id: "bridge" },
+      text: TEXT,
+      attachments: [],
+      metadata: { reason: "helpline_unavailable" },
+      sent_at: "2026-05-20T14:35:00Z",
+    });
+  });
+
+  it("falls back to the bridge's unavailableNotice.text, and sends nothing without any text", async () => {
+    const seen = mailroom();
+    const t = createTicketerChatbotTarget({ callback: make() });
+    await t.notifyUnavailable!(notice, context());
+    expect(seen).toEqual([]);
+    await t.notifyUnavailable!({ ...notice, text: "From the bridge" }, context());
+    expect(seen.map((s) => JSON.parse(s.raw).text)).toEqual(["From the bridge"]);
+    expect(() => createTicketerChatbotTarget({ callback: make(), unavailableText: "" })).toThrow(/unavailableText/);
+  });
+});

@@ -5,6 +5,7 @@ import {
   createUpstreamHttp,
   type DeliveryContext,
   signTicketerCallback,
+  type UnavailableNotice,
   type UpstreamErrorInit,
 } from "@openchs-bridge/core";
 import { z } from "zod";
@@ -227,6 +228,12 @@ export interface TicketerChatbotTargetOptions {
    * `other` for the system; anything else is `other`, the original in `metadata.reason_text`.
    */
   mapReason?: ((close: CloseNotice) => string) | undefined;
+  /**
+   * The text sent to the contact when the helpline is unavailable for a new conversation
+   * (`BRIDGE_UNAVAILABLE_TEXT`); else the bridge's `unavailableNotice.text`. With neither, nothing is
+   * sent: mailroom has no flow to start, so the text is all the child gets.
+   */
+  unavailableText?: string | undefined;
 }
 
 /**
@@ -238,6 +245,10 @@ export interface TicketerChatbotTargetOptions {
  *   the conversation id).
  * - `notifyClose` → `…/tickets/close`, `closed_by.type` `agent` (helpline) or `system` (hunting given
  *   up); a close that came from mailroom itself is not echoed back.
+ * - `notifyUnavailable` → `…/messages` with the unavailable text (when one is configured), sender
+ *   `{"type":"agent","id":"bridge"}` (the one sender type mailroom's contract documents for this
+ *   callback, as for counselor replies), `message_external_id` `unavailable-<conversation id>` (so
+ *   mailroom drops a repeat), `metadata.reason` `helpline_unavailable`. The ticket stays open.
  */
 export function createTicketerChatbotTarget(options: TicketerChatbotTargetOptions): ChatbotTarget {
   const { callback } = options;
@@ -245,6 +256,9 @@ export function createTicketerChatbotTarget(options: TicketerChatbotTargetOption
     configError("createTicketerChatbotTarget", "`callback` is required (createTicketerCallbackClient(...))");
   }
   const mapReason = options.mapReason ?? defaultReason;
+  if (options.unavailableText !== undefined && !isFilled(options.unavailableText)) {
+    configError("createTicketerChatbotTarget", "`unavailableText` must be non-empty when given");
+  }
   return {
     async deliverMessage(message: ChatbotMessage, context: DeliveryContext) {
       await callback.sendMessage(
@@ -276,6 +290,21 @@ export function createTicketerChatbotTarget(options: TicketerChatbotTargetOption
           reason,
           closed_at: close.closedAt,
           ...(keepText ? { metadata: { reason_text: close.reason!.slice(0, 200) } } : {}),
+        },
+        { signal: context.signal },
+      );
+    },
+
+    async notifyUnavailable(notice: UnavailableNotice, context: DeliveryContext) {
+      const text = options.unavailableText ?? notice.text;
+      if (!isFilled(text)) return;
+      await callback.sendMessage(
+        {
+          external_id: notice.ticket?.externalId ?? notice.conversationId,
+          message_external_id: `unavailable-${notice.conversationId}`,
+          sender: { type: "agent", id: "bridge" },
+          text,
+          metadata: { reason: notice.reason },
         },
         { signal: context.signal },
       );
