@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { apiKeyText, newApiKey } from "./api-key";
 import { ConfigError, helpText, loadConfig, parseDotEnv } from "./config";
+import { deadLettersCommand } from "./dead-letters-command";
+import type { CommandIo } from "./operator-bridge";
+import { replayCommand } from "./replay-command";
 import { startGateway } from "./serve";
 import { openStore } from "./store";
 
@@ -21,6 +24,15 @@ function environment(): Record<string, string | undefined> {
 }
 
 const SESSION = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** What the operator commands read and write: this process's environment and streams. */
+function commandIo(): CommandIo {
+  return {
+    env: environment(),
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
 
 /**
  * `openchs-bridge erase <conversation_id>…`: erasure on request. Deletes each conversation with its
@@ -62,6 +74,7 @@ function apiKey(flags: string[]): void {
 /** The level of each event line; the others are `info`. */
 const EVENT_LEVELS: Record<string, "warn" | "error"> = {
   "auth.failure": "warn",
+  "conversation.unavailable_notice": "warn",
   "delivery.dead_letter": "error",
   error: "error",
 };
@@ -81,9 +94,12 @@ async function serve(): Promise<void> {
       const logged = [
         "auth.failure",
         "conversation.closed",
+        "conversation.unavailable_notice",
+        "dead_letter.replayed",
         "delivery.dead_letter",
         "hunt.timeout",
         "retention.purged",
+        "tokens.purged",
         "error",
       ] as const;
       for (const name of logged) {
@@ -92,15 +108,26 @@ async function serve(): Promise<void> {
     },
   });
   line("listening", { url: gateway.url, store: gateway.storeDescription });
+  // SIGTERM: ready answers 503 and the listener closes at once; deliveries in flight get
+  // BRIDGE_SHUTDOWN_S to finish (the rest stay queued); exit 0. A second signal kills at once.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      line("shutting down", { signal });
-      gateway.shutdown().then(
+      const done = gateway.shutdown();
+      line("shutting down", { signal, ready: "stopping", grace_s: config.BRIDGE_SHUTDOWN_S });
+      done.then(
         () => {
           line("stopped");
           process.exit(0);
         },
-        () => process.exit(1),
+        (error: unknown) => {
+          // Never silent: what failed (messages only, which hold no secret), then exit 1.
+          const errors = error instanceof AggregateError ? error.errors : [error];
+          const reasons = errors.map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
+          process.stdout.write(
+            `${JSON.stringify({ time: new Date().toISOString(), level: "error", event: "shutdown.failed", reasons })}\n`,
+          );
+          process.exit(1);
+        },
       );
     });
   }
@@ -115,6 +142,14 @@ async function main(argv: string[]): Promise<void> {
   if (command === "serve") return serve();
   if (command === "erase") return erase(rest);
   if (command === "api-key") return apiKey(rest);
+  if (command === "dead-letters") {
+    process.exitCode = await deadLettersCommand(rest, commandIo());
+    return;
+  }
+  if (command === "replay") {
+    process.exitCode = await replayCommand(rest, commandIo());
+    return;
+  }
   process.stderr.write(`openchs-bridge: unknown command "${command}"\n\n${helpText()}\n`);
   process.exitCode = 2;
 }

@@ -52,6 +52,7 @@ export function composeGateway(
   const chatbot = createRapidProChatbotTarget({
     client: rapidpro,
     closeFlow: config.RAPIDPRO_CLOSE_FLOW,
+    ...(config.RAPIDPRO_UNAVAILABLE_FLOW ? { unavailableFlow: config.RAPIDPRO_UNAVAILABLE_FLOW } : {}),
     ...(config.CHATBOT_ACK_URL
       ? {
           ack: {
@@ -73,6 +74,7 @@ export function composeGateway(
               secret: config.TICKETER_WEBHOOK_SECRET,
               ...transport,
             }),
+            ...(config.BRIDGE_UNAVAILABLE_TEXT ? { unavailableText: config.BRIDGE_UNAVAILABLE_TEXT } : {}),
           }),
         }
       : undefined;
@@ -102,8 +104,12 @@ export function composeGateway(
       ? { counselorNameTemplate: config.BRIDGE_COUNSELOR_NAME_TEMPLATE }
       : {}),
     hunting: { timeoutS: config.HUNT_TIMEOUT_S, max: config.HUNT_MAX },
+    unavailableNotice: { afterS: config.BRIDGE_UNAVAILABLE_NOTICE_S },
     delivery: {
-      schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000),
+      // Unset, the bridge's defaults: the growing schedule, and a 72 h horizon (or the sum of a set schedule).
+      ...(config.BRIDGE_RETRY_SCHEDULE_S ? { schedule: config.BRIDGE_RETRY_SCHEDULE_S.map((s) => s * 1000) } : {}),
+      ...(config.BRIDGE_RETRY_HORIZON_S !== undefined ? { retryHorizonMs: config.BRIDGE_RETRY_HORIZON_S * 1000 } : {}),
+      maxWaitMs: config.BRIDGE_RETRY_MAX_WAIT_S * 1000,
       // Longer than the clients' own per-call timeout, so an upstream that does not answer is
       // reported as the client's timeout (default 10 s per call, 15 s per attempt).
       attemptTimeoutMs: upstreamTimeoutMs + 5_000,

@@ -71,7 +71,8 @@ describe("loadConfig", () => {
   });
 
   it("reads the retry schedule and the retention period", () => {
-    expect(loadConfig(valid).BRIDGE_RETRY_SCHEDULE_S).toEqual([5, 30, 120, 300, 600]);
+    // Unset: the bridge's growing schedule up to the hourly cap, for a 72 h horizon.
+    expect(loadConfig(valid).BRIDGE_RETRY_SCHEDULE_S).toBeUndefined();
     expect(loadConfig(valid).BRIDGE_RETENTION_DAYS).toBeUndefined();
     const set = loadConfig({ ...valid, BRIDGE_RETRY_SCHEDULE_S: "1, 2,60", BRIDGE_RETENTION_DAYS: "30.5" });
     expect(set.BRIDGE_RETRY_SCHEDULE_S).toEqual([1, 2, 60]);
@@ -82,6 +83,34 @@ describe("loadConfig", () => {
       /BRIDGE_RETENTION_DAYS must be more than 0/,
     );
     expect(failure({ ...valid, BRIDGE_RETENTION_DAYS: "week" }).variable).toBe("BRIDGE_RETENTION_DAYS");
+  });
+
+  it("reads the retry horizon, the longest wait and the helpline-unavailable notice", () => {
+    const defaults = loadConfig(valid);
+    expect(defaults.BRIDGE_RETRY_HORIZON_S).toBeUndefined();
+    expect(defaults.BRIDGE_RETRY_MAX_WAIT_S).toBe(3600);
+    expect(defaults.BRIDGE_UNAVAILABLE_NOTICE_S).toBe(120);
+    expect(defaults.BRIDGE_UNAVAILABLE_TEXT).toBeUndefined();
+    expect(defaults.RAPIDPRO_UNAVAILABLE_FLOW).toBeUndefined();
+    const set = loadConfig({
+      ...valid,
+      BRIDGE_RETRY_HORIZON_S: "86400",
+      BRIDGE_RETRY_MAX_WAIT_S: "600",
+      BRIDGE_UNAVAILABLE_NOTICE_S: "0",
+      BRIDGE_UNAVAILABLE_TEXT: "Call 116 if you are in danger.",
+      RAPIDPRO_UNAVAILABLE_FLOW: "0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a2b",
+    });
+    expect(set).toMatchObject({
+      BRIDGE_RETRY_HORIZON_S: 86_400,
+      BRIDGE_RETRY_MAX_WAIT_S: 600,
+      BRIDGE_UNAVAILABLE_NOTICE_S: 0,
+      BRIDGE_UNAVAILABLE_TEXT: "Call 116 if you are in danger.",
+      RAPIDPRO_UNAVAILABLE_FLOW: "0e1d2c3b-4a59-4687-9a8b-7c6d5e4f3a2b",
+    });
+    expect(failure({ ...valid, BRIDGE_RETRY_HORIZON_S: "3d" }).variable).toBe("BRIDGE_RETRY_HORIZON_S");
+    expect(failure({ ...valid, BRIDGE_RETRY_MAX_WAIT_S: "0" }).message).toMatch(/at least 1/);
+    expect(failure({ ...valid, BRIDGE_UNAVAILABLE_NOTICE_S: "-1" }).variable).toBe("BRIDGE_UNAVAILABLE_NOTICE_S");
+    expect(failure({ ...valid, BRIDGE_UNAVAILABLE_TEXT: "x".repeat(641) }).variable).toBe("BRIDGE_UNAVAILABLE_TEXT");
   });
 
   it("reads the upstream timeout, in whole seconds", () => {

@@ -23,7 +23,7 @@ export const VARIABLES: VariableDoc[] = [
   {
     name: "BRIDGE_CONSUMERS",
     description:
-      'JSON: [{"username","password","sources":["WENI"],"api_keys"?:["sha256:…"]}, …] (password ≥ 8 chars; api_keys from `openchs-bridge api-key`)',
+      'JSON: [{"username","password","sources":["WENI"],"api_keys"?:["sha256:…"],"admin"?:true}, …] (password ≥ 8 chars; api_keys from `openchs-bridge api-key`; an admin opens admin/… and may have no sources)',
     required: true,
     secret: true,
   },
@@ -65,6 +65,22 @@ export const VARIABLES: VariableDoc[] = [
     description: "flow UUID started when the helpline closes or hunting is given up",
     required: true,
   },
+  {
+    name: "RAPIDPRO_UNAVAILABLE_FLOW",
+    description:
+      "flow UUID started (params.reason helpline_unavailable) when the helpline has not taken a new conversation in time; unset: RAPIDPRO_CLOSE_FLOW",
+  },
+  {
+    name: "BRIDGE_UNAVAILABLE_NOTICE_S",
+    description:
+      "seconds after which a new conversation whose first message the helpline has not accepted is reported to the chatbot, once; 0: off",
+    default: "120",
+  },
+  {
+    name: "BRIDGE_UNAVAILABLE_TEXT",
+    description:
+      "style B: the text mailroom sends the child then (style A starts a flow instead); unset: nothing is sent",
+  },
   { name: "CHATBOT_ACK_URL", description: "where delivery acks for the chatbot go (optional)" },
   { name: "CHATBOT_ACK_TOKEN", description: "Authorization token for CHATBOT_ACK_URL", secret: true },
   { name: "HUNT_TIMEOUT_S", description: "seconds to wait for a counselor before re-notifying", default: "120" },
@@ -76,9 +92,16 @@ export const VARIABLES: VariableDoc[] = [
   },
   {
     name: "BRIDGE_RETRY_SCHEDULE_S",
-    description: "waits between delivery retry rounds, seconds, comma-separated; then the dead letter",
-    default: "5,30,120,300,600",
+    description:
+      "waits between delivery retry rounds, seconds, comma-separated, the last repeated until the horizon; unset: 5,30,120,300,600,1800, then BRIDGE_RETRY_MAX_WAIT_S, each ±10 %",
   },
+  {
+    name: "BRIDGE_RETRY_HORIZON_S",
+    description:
+      "how long after a message's first failed round it is still retried, seconds; then the dead letter (kept, replayable). Unset while BRIDGE_RETRY_SCHEDULE_S is set: the schedule's sum",
+    default: "259200",
+  },
+  { name: "BRIDGE_RETRY_MAX_WAIT_S", description: "longest wait between two retry rounds, seconds", default: "3600" },
   {
     name: "BRIDGE_UPSTREAM_TIMEOUT_S",
     description: "per-attempt timeout of each call to the helpline and RapidPro, seconds",
@@ -96,6 +119,11 @@ export const VARIABLES: VariableDoc[] = [
   { name: "TICKETER_CALLBACK_URL", description: "style B: mailroom's …/event_callback/{ticketer_uuid}" },
   { name: "TICKETER_WEBHOOK_SECRET", description: "style B: HMAC secret for signing callbacks", secret: true },
   { name: "BRIDGE_LOG", description: "request log: json (one line per request), or off", default: "json" },
+  {
+    name: "BRIDGE_SHUTDOWN_S",
+    description: "on SIGTERM, how long delivery attempts in flight may finish, seconds; the rest stay queued",
+    default: "10",
+  },
 ];
 
 const int = (name: string, min: number, max: number) =>
@@ -108,15 +136,22 @@ const int = (name: string, min: number, max: number) =>
 const url = (name: string) => z.url({ message: `${name} must be an http(s) URL`, protocol: /^https?$/ });
 
 const consumersSchema = z.array(
-  z.object({
-    username: z.string().min(1),
-    password: z.string().min(8, "passwords must be at least 8 characters"),
-    sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
-    signingSecrets: z.array(z.string().min(1)).optional(),
-    api_keys: z
-      .array(z.string().regex(/^sha256:[0-9a-fA-F]{64}$/, "expected sha256:<64 hex>: run `openchs-bridge api-key`"))
-      .optional(),
-  }),
+  z
+    .object({
+      username: z.string().min(1),
+      password: z.string().min(8, "passwords must be at least 8 characters"),
+      sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])),
+      signingSecrets: z.array(z.string().min(1)).optional(),
+      api_keys: z
+        .array(z.string().regex(/^sha256:[0-9a-fA-F]{64}$/, "expected sha256:<64 hex>: run `openchs-bridge api-key`"))
+        .optional(),
+      admin: z.boolean().optional(),
+    })
+    // An operator may speak for no side; everyone else must speak for one.
+    .refine((c) => c.admin === true || c.sources.length > 0, {
+      path: ["sources"],
+      message: 'at least one source is needed (only an "admin": true consumer may have none)',
+    }),
 );
 
 /** The schema of the environment `openchs-bridge serve` reads (every variable of {@link VARIABLES}). */
@@ -176,6 +211,9 @@ export const envSchema = z.object({
   RAPIDPRO_TOKEN: z.string({ message: "RAPIDPRO_TOKEN is required" }).min(1),
   RAPIDPRO_FLAVOUR: z.enum(["v7", "weni", "nyaruka"]).optional(),
   RAPIDPRO_CLOSE_FLOW: z.string({ message: "RAPIDPRO_CLOSE_FLOW is required" }).min(1),
+  RAPIDPRO_UNAVAILABLE_FLOW: z.string().min(1).optional(),
+  BRIDGE_UNAVAILABLE_NOTICE_S: int("BRIDGE_UNAVAILABLE_NOTICE_S", 0, 86_400).default(120),
+  BRIDGE_UNAVAILABLE_TEXT: z.string().max(640, "BRIDGE_UNAVAILABLE_TEXT must be at most 640 characters").optional(),
   CHATBOT_ACK_URL: url("CHATBOT_ACK_URL").optional(),
   CHATBOT_ACK_TOKEN: z.string().min(1).optional(),
   HUNT_TIMEOUT_S: int("HUNT_TIMEOUT_S", 1, 86_400).default(120),
@@ -190,8 +228,11 @@ export const envSchema = z.object({
       /^\s*\d{1,7}\s*(,\s*\d{1,7}\s*){0,49}$/,
       "BRIDGE_RETRY_SCHEDULE_S must list whole seconds separated by commas, e.g. 5,30,120",
     )
-    .default("5,30,120,300,600")
-    .transform((text) => text.split(",").map((s) => Number(s.trim()))),
+    .transform((text) => text.split(",").map((s) => Number(s.trim())))
+    .optional(),
+  // No default here: unset, the bridge's own (72 h, or the sum of a schedule that is set).
+  BRIDGE_RETRY_HORIZON_S: int("BRIDGE_RETRY_HORIZON_S", 0, 30 * 86_400).optional(),
+  BRIDGE_RETRY_MAX_WAIT_S: int("BRIDGE_RETRY_MAX_WAIT_S", 1, 86_400).default(3600),
   BRIDGE_UPSTREAM_TIMEOUT_S: int("BRIDGE_UPSTREAM_TIMEOUT_S", 1, 300).default(10),
   BRIDGE_RETENTION_DAYS: z.coerce
     .number({ message: "BRIDGE_RETENTION_DAYS must be a number" })
@@ -202,6 +243,7 @@ export const envSchema = z.object({
   TICKETER_CALLBACK_URL: url("TICKETER_CALLBACK_URL").optional(),
   TICKETER_WEBHOOK_SECRET: z.string().min(16, "TICKETER_WEBHOOK_SECRET must be at least 16 characters").optional(),
   BRIDGE_LOG: z.enum(["json", "off"]).default("json"),
+  BRIDGE_SHUTDOWN_S: int("BRIDGE_SHUTDOWN_S", 0, 3600).default(10),
 });
 
 /** The validated configuration: every variable, with defaults filled in. */
@@ -287,12 +329,19 @@ export function helpText(): string {
     "Usage: openchs-bridge serve",
     "       openchs-bridge erase <conversation_id>…",
     "       openchs-bridge api-key [--json]",
+    "       openchs-bridge dead-letters [--conversation ID] [--json]",
+    "       openchs-bridge replay <id> | --all [--conversation ID]",
     "",
     "serve runs the gateway, configured from the environment (a .env file in the working directory is",
     "read when present; variables already set win). erase deletes conversations, with their messages",
     "and pending deliveries, from the same BRIDGE_STORE (erasure on request). api-key prints a new",
     "API key for a consumer (a RapidPro flow sends it as `Authorization: Token <key>`; it never",
     'expires) and the "sha256:…" hash to add to that consumer\'s "api_keys" in BRIDGE_CONSUMERS.',
+    "dead-letters lists the deliveries that ran out of retries (a table; --json: one JSON object per",
+    "line), and replay queues one (by its id) or all of them again; both work on the BRIDGE_STORE of",
+    "a running serve (sqlite or PostgreSQL, not memory), which delivers what they queue.",
+    "On SIGTERM, serve answers ready with 503, stops listening, lets deliveries in flight finish",
+    "within BRIDGE_SHUTDOWN_S (the rest stay queued) and exits 0.",
     "",
     "Variables:",
     ...lines,

@@ -9,8 +9,13 @@ export interface RunningGateway extends ComposedGateway {
   server: Server;
   /** e.g. http://127.0.0.1:8080/api/ */
   url: string;
-  /** Stops accepting, finishes in-flight requests, stops delivery (leaving the outbox consistent), closes the store. */
-  shutdown(): Promise<void>;
+  /**
+   * The graceful stop (SIGTERM): at once `ready` answers 503 and the listener closes (requests in
+   * flight are answered); delivery attempts in flight get `graceMs` (default `BRIDGE_SHUTDOWN_S`) to
+   * finish, and the ones cut off stay in the outbox, due at once for the next start. Then the store
+   * closes. Every step runs even when one fails; the failures are thrown together at the end.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<void>;
 }
 
 /** Starts the gateway on node:http: the composed bridge, its background work, one log line per request. */
@@ -52,16 +57,33 @@ export async function startGateway(
     ...composed,
     server,
     url: `http://${host}:${port}${config.BRIDGE_BASE_PATH}`,
-    shutdown() {
+    shutdown(shutdownOptions = {}) {
+      const graceMs = shutdownOptions.graceMs ?? config.BRIDGE_SHUTDOWN_S * 1000;
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await composed.bridge.stop();
-        await composed.store.close();
+        // Both begin before the first await: `stopping` (ready 503) and the closed listener hold at once.
+        const steps = await Promise.allSettled([composed.bridge.stop({ graceMs }), closeServer(server, graceMs)]);
+        steps.push(...(await Promise.allSettled([composed.store.close()])));
+        const failures = steps.flatMap((step) => (step.status === "rejected" ? [step.reason as unknown] : []));
+        if (failures.length > 0) throw new AggregateError(failures, "the gateway did not shut down cleanly");
       })();
       return closing;
     },
   };
+}
+
+/**
+ * Stops accepting connections and waits for the requests in flight to be answered; connections
+ * still open after `graceMs` (a slow client) are cut.
+ */
+function closeServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close((error) => {
+      clearTimeout(timer);
+      // Closed already (a second shutdown path): nothing left to wait for.
+      if (error && (error as NodeJS.ErrnoException).code !== "ERR_SERVER_NOT_RUNNING") reject(error);
+      else resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

@@ -2,6 +2,7 @@ export { API_KEY_HASH_PATTERN, apiKeyHash } from "./auth/api-keys";
 export type { AuthenticatedConsumer, IssuedToken } from "./auth/consumer-auth";
 export type { AckInput, AckResult, InboundClientMessage, InboundCounselorMessage } from "./bridge/conversation-service";
 export { type Bridge, type BridgeConversations, createBridge } from "./bridge/create-bridge";
+export type { BridgeDeadLetters, DeadLetter, DeadLetterList, DeadLetterListQuery } from "./bridge/dead-letters";
 export type { BridgeEventMap, BridgeEvents, EventError, Listener, MessageEventBase } from "./bridge/events";
 export { sha256HexSync } from "./bridge/hash";
 export {
@@ -12,6 +13,7 @@ export {
   type ResolvedOptions,
   type RouteInput,
 } from "./bridge/options";
+export type { Readiness } from "./bridge/readiness";
 export type * from "./domain/model";
 export {
   applyConversationEvent,
@@ -38,6 +40,7 @@ export {
   type UpstreamErrorCode,
   type UpstreamErrorInit,
 } from "./errors/upstream-error";
+export { deadLetterView } from "./gateway/admin-routes";
 export type { BridgeHandler, RequestInfo } from "./gateway/handler";
 export { openApiDocument } from "./gateway/openapi";
 export { type AuthStrategy, staticAuth } from "./http/auth-strategy";
@@ -76,7 +79,7 @@ export type {
   ReopenConversationResult,
 } from "./ports/conversations-port";
 export type { HelplineMessage, HelplineTarget } from "./ports/helpline-target";
-export type { AckNotice, CloseNotice, DeliveryContext } from "./ports/notices";
+export type { AckNotice, CloseNotice, DeliveryContext, UnavailableNotice } from "./ports/notices";
 export {
   decodeStandardWebhookSecret,
   type HeadersLike,

@@ -14,6 +14,8 @@ export interface AuthenticatedConsumer {
   username: string;
   sources: readonly ChatSource[];
   signingSecrets?: string[] | undefined;
+  /** An operator: may call `{basePath}admin/…`. */
+  admin: boolean;
 }
 
 export interface IssuedToken {
@@ -187,7 +189,17 @@ export class ConsumerAuth {
 }
 
 function authenticated(consumer: ConsumerConfig): AuthenticatedConsumer {
-  return { username: consumer.username, sources: consumer.sources, signingSecrets: consumer.signingSecrets };
+  return {
+    username: consumer.username,
+    sources: consumer.sources,
+    signingSecrets: consumer.signingSecrets,
+    admin: consumer.admin === true,
+  };
+}
+
+/** 403 `forbidden` unless the consumer is an admin (`"admin": true`): only admins open `admin/…`. */
+export function assertAdmin(consumer: AuthenticatedConsumer): void {
+  if (!consumer.admin) throw new BridgeError("forbidden", "this consumer is not an admin");
 }
 
 /** 403 unless the consumer may speak for `source`. */

@@ -8,6 +8,7 @@ import { openApiDocument } from "../gateway/openapi";
 import type { ConversationsPort } from "../ports/conversations-port";
 import { verifyStandardWebhook } from "../signing/standard-webhooks";
 import { isWebhookVerificationError } from "../signing/verification-error";
+import type { PurgeResult } from "../store/store";
 import {
   type AckInput,
   type AckResult,
@@ -15,8 +16,10 @@ import {
   type InboundClientMessage,
   type InboundCounselorMessage,
 } from "./conversation-service";
+import { type BridgeDeadLetters, createDeadLetters } from "./dead-letters";
 import { type BridgeEvents, createBridgeEvents } from "./events";
 import { type BridgeOptions, type ResolvedOptions, resolveOptions } from "./options";
+import { type Readiness, readReadiness } from "./readiness";
 import { RetentionSweeper } from "./retention";
 
 /** The bridge's programmatic API: everything the HTTP surface does, without HTTP. */
@@ -26,8 +29,11 @@ export interface BridgeConversations extends ConversationsPort {
   ack(input: AckInput): Promise<AckResult>;
   /** Erasure on request: deletes the conversation, its messages and pending jobs. */
   erase(id: string): Promise<boolean>;
-  /** Retention: deletes conversations closed before the given time; returns how many. */
-  purgeClosedBefore(date: Date): Promise<number>;
+  /**
+   * Retention: deletes conversations closed before the given time (never one with a pending job);
+   * returns how many, with the dead letters purged with them and the conversations kept.
+   */
+  purgeClosedBefore(date: Date): Promise<PurgeResult>;
 }
 
 export interface Bridge {
@@ -41,6 +47,15 @@ export interface Bridge {
     revoke(token: string): Promise<boolean>;
     revokeConsumer(username: string): Promise<number>;
   };
+  /** Dead letters (jobs out of retries, kept): list them, replay one or all. */
+  deadLetters: BridgeDeadLetters;
+  /**
+   * Whether this instance should get traffic: `ready` when the store answers and `stop()` has not
+   * begun, with the outbox figures (`GET {basePath}ready`).
+   */
+  readiness(): Promise<Readiness>;
+  /** True from the moment `stop()` is called: readiness answers `stopping`. */
+  readonly stopping: boolean;
   /**
    * Starts background work: the delivery loop (resuming deliveries left unfinished by a previous
    * run), the hunting deadlines, and the retention sweep when `retention` is set. `releaseLeases`
@@ -48,8 +63,12 @@ export interface Bridge {
    * is `shared` by several instances.
    */
   start(options?: { releaseLeases?: boolean }): Promise<void>;
-  /** Stops background work; in-flight attempts are aborted and stay pending for the next start. */
-  stop(): Promise<void>;
+  /**
+   * Stops background work: no new claims; attempts in flight may finish for up to `graceMs`
+   * (default 10 000), then the rest are aborted and stay pending, due at once, for the next start
+   * (or another instance). `stopping` is true from the first moment.
+   */
+  stop(options?: { graceMs?: number | undefined }): Promise<void>;
   /**
    * Fires due hunting deadlines and delivers every due job, waiting until nothing due is left.
    * For tests and hosts that drive time themselves (a manual `clock`); `start()` does this continuously.
@@ -75,6 +94,10 @@ export function createBridge(input: BridgeOptions): Bridge {
   worker = new DeliveryWorker(options, service, events);
   hunts = new HuntScheduler(options, service, events, () => worker?.wake());
   const retention = new RetentionSweeper(options, events);
+  // Set first thing in stop(): readiness turns 503 before anything is wound down.
+  let stopping = false;
+  const deadLetters = createDeadLetters({ options, service, events, wake: () => worker?.wake() });
+  const readiness = () => readReadiness(options.store, options.clock.now(), stopping);
   const auth = new ConsumerAuth(
     options.consumers,
     options.store,
@@ -110,6 +133,8 @@ export function createBridge(input: BridgeOptions): Bridge {
     events,
     ticketer: options.ticketer?.(conversations),
     openapi: () => openApiDocument(options.basePath),
+    deadLetters,
+    readiness,
     async verifySignature(consumer, request, raw) {
       try {
         await verifyStandardWebhook({
@@ -136,14 +161,21 @@ export function createBridge(input: BridgeOptions): Bridge {
       revokeConsumer: (username) => auth.revokeConsumer(username),
     },
     async start(startOptions = {}) {
+      stopping = false;
       await worker.start(startOptions.releaseLeases ?? !options.store.shared);
       hunts.start();
       retention.start();
     },
-    async stop() {
+    deadLetters,
+    readiness,
+    get stopping() {
+      return stopping;
+    },
+    async stop(stopOptions = {}) {
+      stopping = true;
       await retention.stop();
       await hunts.stop();
-      await worker.stop();
+      await worker.stop(stopOptions.graceMs ?? 10_000);
     },
     async runDue() {
       for (let i = 0; i < 1000; i++) {

@@ -28,6 +28,12 @@ export interface BridgeEventMap {
    * given by the chatbot or a counselor is free text, so it is there only with `events.includeText`.
    */
   "conversation.closed": { conversationId: string; closedBy: ClosedBy; reason?: string | undefined };
+  /**
+   * The helpline has not accepted the conversation's first message within `unavailableNotice.afterS`:
+   * a notice to the chatbot is queued (once per conversation) while delivery goes on. `since`: when
+   * the first message arrived (ISO).
+   */
+  "conversation.unavailable_notice": { conversationId: string; since: string };
   "message.accepted": MessageEventBase & { duplicate: false };
   "message.duplicate": MessageEventBase;
   "message.sent": MessageEventBase & { attempts: number };
@@ -60,8 +66,16 @@ export interface BridgeEventMap {
     error: EventError;
   };
   "hunt.timeout": { conversationId: string; round: number; of: number; exhausted: boolean };
-  /** A retention sweep deleted `conversations` closed before `closedBefore` (ISO), with their messages. */
-  "retention.purged": { conversations: number; closedBefore: string };
+  /**
+   * A retention sweep deleted `conversations` closed before `closedBefore` (ISO), with their messages
+   * and `deadLetters` (their dead jobs), and kept `pendingSkipped` closed ones that still have a job
+   * on its way. Emitted when any of the three is not zero.
+   */
+  "retention.purged": { conversations: number; deadLetters: number; pendingSkipped: number; closedBefore: string };
+  /** The housekeeping sweep deleted `count` expired access tokens. */
+  "tokens.purged": { count: number };
+  /** An operator replayed a dead letter: the job is queued again in its lane (ids only, never text). */
+  "dead_letter.replayed": { jobId: number; conversationId: string; kind: string; lane: string };
   /**
    * A refused credential: a login (`invalid_credentials`, `rate_limited`), a token, a signature.
    * `consumer` only when it names a configured consumer (never a mistyped username, which may be a

@@ -1,5 +1,12 @@
 import { z } from "zod";
 import { API_KEY_HASH_PATTERN } from "../auth/api-keys";
+import {
+  DEFAULT_RETRY_HORIZON_MS,
+  DEFAULT_RETRY_JITTER,
+  DEFAULT_RETRY_MAX_WAIT_MS,
+  DEFAULT_RETRY_STEPS,
+  scheduleSpan,
+} from "../delivery/retry-schedule";
 import type { ChatSource } from "../domain/model";
 import { type AddressRange, type ForwardedHeader, parseAddressRange } from "../gateway/client-address";
 import type { ChatbotTarget } from "../ports/chatbot-target";
@@ -45,6 +52,11 @@ export interface ConsumerConfig {
    * cannot keep a token between calls, such as RapidPro flows. `openchs-bridge api-key` makes one.
    */
   apiKeys?: string[] | undefined;
+  /**
+   * An operator: its tokens and keys open `{basePath}admin/…` (dead letters, replay). Its `sources`
+   * may then be empty: an admin with no sources may not post messages, closes or acks.
+   */
+  admin?: boolean | undefined;
 }
 
 /** Options of `createBridge`. Validated once at construction; a bad option throws `BridgeConfigError`. */
@@ -102,8 +114,26 @@ export interface BridgeOptions {
         burstMinDelayMs?: number | undefined;
         /** Largest quick-retry delay, ms. Default 2000. */
         burstMaxDelayMs?: number | undefined;
-        /** Durable waits between bursts, ms; when used up the job is dead-lettered. Default 5 s, 30 s, 2 min, 5 min, 10 min. */
+        /**
+         * Durable waits between bursts, ms; the last one repeats until `retryHorizonMs`. Default 5 s,
+         * 30 s, 2 min, 5 min, 10 min, 30 min, then `maxWaitMs`, each jittered ±10 %. A schedule given
+         * without `retryHorizonMs` keeps its old meaning: exact waits, dead-lettered when used up.
+         */
         schedule?: number[] | undefined;
+        /**
+         * How long after a job's first failed round it is still retried, ms; then its next failure
+         * dead-letters it (kept, listed, replayable). Default 72 h; with a `schedule` given, its sum.
+         */
+        retryHorizonMs?: number | undefined;
+        /** Longest wait between two rounds, ms. Default 1 h. */
+        maxWaitMs?: number | undefined;
+        /** Each wait is jittered by this fraction both ways. Default 0.1 (±10 %); 0 with a `schedule` given. */
+        jitter?: number | undefined;
+        /**
+         * How long a claim holds a job, ms; renewed every third of it while the job runs, so a crashed
+         * instance's work is picked up by another (or by it, restarted) within about this. Default 10 000.
+         */
+        leaseMs?: number | undefined;
         /** Lanes delivered at once. Default 16. */
         concurrency?: number | undefined;
         /** Longest sleep of the idle loop, ms. Default 1000. */
@@ -111,10 +141,24 @@ export interface BridgeOptions {
       }
     | undefined;
   /**
+   * The helpline-unavailable notice: when a new conversation's first message has not been accepted
+   * by the helpline `afterS` seconds after it arrived, because delivery keeps failing, the chatbot is
+   * told once (`ChatbotTarget.notifyUnavailable`) while delivery goes on.
+   */
+  unavailableNotice?:
+    | {
+        /** Seconds. Default 120; 0 turns the notice off. */
+        afterS?: number | undefined;
+        /** Text for targets that send one (the Weni ticketer callback), when they have none configured. */
+        text?: string | undefined;
+      }
+    | undefined;
+  /**
    * Retention: conversations closed longer ago than `closedAfterDays` are deleted (with their
-   * messages and jobs) by a background sweep, at `start()` and then every `sweepIntervalS`.
-   * Default: kept until erased (`bridge.conversations.erase`). The period must be longer than the
-   * delivery retry schedule, so a close notice still being retried is never purged.
+   * messages and dead letters) by the housekeeping sweep, at `start()` and then every `sweepIntervalS`;
+   * one that still has a pending job is kept until it is delivered or dead-lettered. Default: kept
+   * until erased (`bridge.conversations.erase`). The period must be longer than the delivery retry
+   * horizon (`delivery.retryHorizonMs`, 72 h by default).
    */
   retention?:
     | {
@@ -170,15 +214,23 @@ const chatbotTarget = hasMethods("deliverMessage", "notifyClose");
 const positive = z.number().finite().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
-const consumerSchema = z.object({
-  username: z.string().min(1),
-  password: z.string().min(8, "passwords must be at least 8 characters"),
-  sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])).min(1),
-  signingSecrets: z.array(z.string().min(1)).min(1).optional(),
-  apiKeys: z
-    .array(z.string().regex(API_KEY_HASH_PATTERN, "expected sha256:<64 hex> (make one with `openchs-bridge api-key`)"))
-    .optional(),
-});
+const consumerSchema = z
+  .object({
+    username: z.string().min(1),
+    password: z.string().min(8, "passwords must be at least 8 characters"),
+    sources: z.array(z.enum(["WENI", "OUTBOX", "HELPLINE"])),
+    signingSecrets: z.array(z.string().min(1)).min(1).optional(),
+    apiKeys: z
+      .array(
+        z.string().regex(API_KEY_HASH_PATTERN, "expected sha256:<64 hex> (make one with `openchs-bridge api-key`)"),
+      )
+      .optional(),
+    admin: z.boolean().optional(),
+  })
+  .refine((c) => c.admin === true || c.sources.length > 0, {
+    path: ["sources"],
+    message: "expected at least one source (only an admin consumer may have none)",
+  });
 
 const optionsSchema = z.object({
   store: hasMethods("transaction", "claimDueJobs", "getConversation", "ping"),
@@ -213,9 +265,16 @@ const optionsSchema = z.object({
       burstMinDelayMs: nonNegativeInt.optional(),
       burstMaxDelayMs: nonNegativeInt.optional(),
       schedule: z.array(nonNegativeInt).optional(),
+      retryHorizonMs: nonNegativeInt.optional(),
+      maxWaitMs: z.number().int().positive().optional(),
+      jitter: z.number().min(0).max(1).optional(),
+      leaseMs: z.number().int().min(1000, "expected at least 1000 ms").optional(),
       concurrency: z.number().int().positive().optional(),
       pollMs: positive.optional(),
     })
+    .optional(),
+  unavailableNotice: z
+    .object({ afterS: z.number().finite().nonnegative().optional(), text: z.string().min(1).max(640).optional() })
     .optional(),
   retention: z.object({ closedAfterDays: positive, sweepIntervalS: positive.optional() }).optional(),
   loginRateLimit: z
@@ -259,9 +318,15 @@ export interface ResolvedOptions {
     burstMinDelayMs: number;
     burstMaxDelayMs: number;
     schedule: number[];
+    retryHorizonMs: number;
+    maxWaitMs: number;
+    jitter: number;
+    leaseMs: number;
     concurrency: number;
     pollMs: number;
   };
+  /** `afterMs` 0: off. */
+  unavailableNotice: { afterMs: number; text: string | undefined };
   /** Undefined when conversations are kept until erased. */
   retention: { closedAfterMs: number; sweepIntervalMs: number } | undefined;
   loginRateLimit: { max: number; maxPerAddress: number; windowMs: number };
@@ -329,8 +394,12 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
   const defaultRoute = (r: RouteInput) =>
     [r.receiver, r.location].find((key): key is string => key !== undefined && helplines.has(key)) ?? first;
   const d = input.delivery ?? {};
-  const schedule = d.schedule ?? [5_000, 30_000, 120_000, 300_000, 600_000];
-  const retention = resolveRetention(input.retention, schedule);
+  const maxWaitMs = d.maxWaitMs ?? DEFAULT_RETRY_MAX_WAIT_MS;
+  // The default schedule ends on `maxWaitMs`, which repeats until the horizon.
+  const schedule = d.schedule ?? [...DEFAULT_RETRY_STEPS, maxWaitMs];
+  const retryHorizonMs =
+    d.retryHorizonMs ?? (d.schedule ? scheduleSpan(d.schedule, maxWaitMs) : DEFAULT_RETRY_HORIZON_MS);
+  const retention = resolveRetention(input.retention, retryHorizonMs);
   return {
     store: input.store,
     helplines,
@@ -356,8 +425,16 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
       burstMinDelayMs: d.burstMinDelayMs ?? 250,
       burstMaxDelayMs: d.burstMaxDelayMs ?? 2000,
       schedule,
+      retryHorizonMs,
+      maxWaitMs,
+      jitter: d.jitter ?? (d.schedule ? 0 : DEFAULT_RETRY_JITTER),
+      leaseMs: d.leaseMs ?? 10_000,
       concurrency: d.concurrency ?? 16,
       pollMs: d.pollMs ?? 1000,
+    },
+    unavailableNotice: {
+      afterMs: (input.unavailableNotice?.afterS ?? 120) * 1000,
+      text: input.unavailableNotice?.text,
     },
     retention,
     loginRateLimit,
@@ -369,14 +446,18 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
   };
 }
 
-function resolveRetention(retention: BridgeOptions["retention"], schedule: number[]): ResolvedOptions["retention"] {
+/**
+ * The retention period must outlast the retry horizon: a conversation closed while its close notice
+ * is still retried would otherwise be due for purging before the notice is delivered or dead-lettered
+ * (the store keeps it while a job is pending, but then every sweep skips it).
+ */
+function resolveRetention(retention: BridgeOptions["retention"], retryHorizonMs: number): ResolvedOptions["retention"] {
   if (!retention) return undefined;
   const closedAfterMs = retention.closedAfterDays * 86_400_000;
-  const retrying = schedule.reduce((sum, ms) => sum + ms, 0);
-  if (closedAfterMs <= retrying) {
+  if (closedAfterMs <= retryHorizonMs) {
     throw new BridgeConfigError(
       "retention.closedAfterDays",
-      `must be longer than the delivery retry schedule (${Math.ceil(retrying / 1000)} s), so close notices still being retried are not purged`,
+      `must be longer than the delivery retry horizon (${Math.ceil(retryHorizonMs / 1000)} s), so close notices still being retried are not purged`,
     );
   }
   const sweepIntervalMs =

@@ -57,6 +57,10 @@ export const messageViewSchema = z.object({
   sender_name: z.string().nullable(),
   chat_receiver: z.string().nullable(),
   last_error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  replayed_at: z
+    .string()
+    .nullable()
+    .describe("when its dead-lettered delivery was last replayed: the one step back, from failed to accepted"),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -83,3 +87,34 @@ export const conversationAnswerSchema = z.object({
 });
 
 export const healthAnswerSchema = z.object({ status: z.enum(["ok", "unavailable"]) });
+
+export const readinessAnswerSchema = z.object({
+  status: z.enum(["ready", "unavailable", "stopping"]),
+  outbox_pending: z
+    .number()
+    .int()
+    .nullable()
+    .describe("jobs waiting or in flight; null when the store does not answer"),
+  oldest_pending_age_s: z.number().int().nullable().describe("age of the oldest pending job, seconds (0 when none)"),
+  dead_letters: z.number().int().nullable(),
+});
+
+export const deadLetterViewSchema = z.object({
+  id: z.number().int().describe("the job's id: what replay takes"),
+  conversation_id: z.string(),
+  message_id: z.string().nullable().describe("the message's (or the acknowledged message's) message_id"),
+  kind: z.enum(["message", "close", "ack", "notice"]),
+  target: z.enum(["helpline", "chatbot"]),
+  attempts: z.number().int(),
+  last_error: z.object({ code: z.string(), status: z.number().int().nullable() }),
+  failed_at: z.string(),
+});
+
+export const deadLetterListAnswerSchema = z.object({
+  results: z.array(deadLetterViewSchema),
+  next_cursor: z.number().int().nullable(),
+});
+
+export const replayAnswerSchema = z.object({ id: z.number().int(), status: z.literal("queued") });
+
+export const replayAllAnswerSchema = z.object({ replayed: z.number().int() });

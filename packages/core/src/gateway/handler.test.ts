@@ -319,10 +319,19 @@ describe("openapi.json", () => {
         "/api/chat/{session}/ack/",
         "/api/chat/{session}/close/",
         "/api/health",
+        "/api/ready",
         "/api/openapi.json",
         "/api/token/",
+        "/api/admin/dead-letters",
+        "/api/admin/dead-letters/{id}/replay",
+        "/api/admin/dead-letters/replay",
       ].sort(),
     );
+    // Every route the handler matches is documented (a path's {…} stands for any segment).
+    const { matchRoute } = await import("./handler");
+    for (const path of Object.keys(res.json.paths)) {
+      expect(matchRoute(path.slice("/api/".length).replaceAll(/\{[a-z]+\}/g, "42")), path).toBeDefined();
+    }
     const chat = res.json.components.schemas.ChatMessage;
     expect(chat.required).toEqual(["chat_session", "chat_source"]);
     expect(chat.properties.chat_session.pattern).toBe("^[A-Za-z0-9_-]{1,100}$");

@@ -1,5 +1,5 @@
 import type { AuthenticatedConsumer, ConsumerAuth } from "../auth/consumer-auth";
-import { assertSource, impliedSide } from "../auth/consumer-auth";
+import { assertAdmin, assertSource, impliedSide } from "../auth/consumer-auth";
 import type { ConversationService } from "../bridge/conversation-service";
 import type { BridgeEvents } from "../bridge/events";
 import { toEventError } from "../bridge/events";
@@ -7,6 +7,7 @@ import type { ResolvedOptions } from "../bridge/options";
 import type { ChatSource, Conversation, Message } from "../domain/model";
 import { BridgeError } from "../errors/bridge-error";
 import { StoreUnavailableError } from "../store/errors";
+import { type AdminDeps, listDeadLetters, ready, replayAllDeadLetters, replayDeadLetter } from "./admin-routes";
 import { resolveClientAddress } from "./client-address";
 import { readBody } from "./read-body";
 import { errorResponse, json } from "./responses";
@@ -32,7 +33,7 @@ export interface RequestInfo {
 /** The bridge's whole HTTP surface: a Web-standard handler any host mounts. */
 export type BridgeHandler = (request: Request, info?: RequestInfo) => Promise<Response>;
 
-export interface GatewayDeps {
+export interface GatewayDeps extends AdminDeps {
   options: ResolvedOptions;
   service: ConversationService;
   auth: ConsumerAuth;
@@ -44,16 +45,24 @@ export interface GatewayDeps {
 
 type Route =
   | { name: "health" }
+  | { name: "ready" }
   | { name: "openapi" }
   | { name: "token" }
   | { name: "chats" }
   | { name: "chat"; session: string }
   | { name: "close"; session: string }
   | { name: "ack"; session: string }
-  | { name: "ticketer"; rest: string };
+  | { name: "ticketer"; rest: string }
+  | { name: "deadLetters" }
+  | { name: "deadLetterReplay"; id: string }
+  | { name: "deadLettersReplay" };
+
+/** The routes only admin consumers may call. */
+const ADMIN_ROUTES = new Set<Route["name"]>(["deadLetters", "deadLetterReplay", "deadLettersReplay"]);
 
 const ALLOWED: Record<Route["name"], string> = {
   health: "GET",
+  ready: "GET",
   openapi: "GET",
   token: "POST",
   chats: "GET, POST",
@@ -61,6 +70,9 @@ const ALLOWED: Record<Route["name"], string> = {
   close: "POST",
   ack: "POST",
   ticketer: "POST",
+  deadLetters: "GET",
+  deadLetterReplay: "POST",
+  deadLettersReplay: "POST",
 };
 
 /** Matches a path below the base path; trailing slashes as documented, and also without them. */
@@ -70,8 +82,10 @@ export function matchRoute(rest: string): Route | undefined {
   const [a, b, c, ...more] = parts;
   if (a === "ticketer")
     return { name: "ticketer", rest: `/${parts.slice(1).join("/")}${rest.endsWith("/") ? "/" : ""}` };
+  if (a === "admin") return matchAdminRoute(parts.slice(1));
   if (more.length > 0) return undefined;
   if (a === "health" && b === undefined) return { name: "health" };
+  if (a === "ready" && b === undefined) return { name: "ready" };
   if (a === "openapi.json" && b === undefined) return { name: "openapi" };
   if (a === "token" && b === undefined) return { name: "token" };
   if (a !== "chat") return undefined;
@@ -80,6 +94,16 @@ export function matchRoute(rest: string): Route | undefined {
   if (c === undefined) return { name: "chat", session: b };
   if (c === "close") return { name: "close", session: b };
   if (c === "ack") return { name: "ack", session: b };
+  return undefined;
+}
+
+/** `admin/dead-letters`, `admin/dead-letters/replay`, `admin/dead-letters/{id}/replay`. */
+function matchAdminRoute(parts: string[]): Route | undefined {
+  const [a, b, c, ...more] = parts;
+  if (a !== "dead-letters" || more.length > 0) return undefined;
+  if (b === undefined) return { name: "deadLetters" };
+  if (b === "replay" && c === undefined) return { name: "deadLettersReplay" };
+  if (c === "replay") return { name: "deadLetterReplay", id: b };
   return undefined;
 }
 
@@ -110,6 +134,8 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
               { "retry-after": "5" },
             );
           }
+        case "ready":
+          return await ready(deps);
         case "openapi":
           if (!deps.openapi) throw new BridgeError("route_not_found", "no such route");
           return json(200, deps.openapi());
@@ -135,12 +161,30 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
       }
 
       const consumer = await auth.authenticate(request.headers.get("authorization"));
+      // Refused before the body is read: a consumer that is not an operator learns nothing more.
+      if (ADMIN_ROUTES.has(route.name)) assertAdmin(consumer);
       const isRead = request.method === "GET" || request.method === "HEAD";
       const body = isRead
         ? undefined
         : await readBody(request, { maxBytes: options.maxBodyBytes, allowEmpty: route.name !== "chats" });
       if (consumer.signingSecrets && deps.verifySignature) {
         await deps.verifySignature(consumer, request, body?.raw ?? new Uint8Array(0));
+      }
+
+      switch (route.name) {
+        case "deadLetters":
+          return await listDeadLetters(request, deps);
+        case "deadLetterReplay":
+          return await replayDeadLetter(route.id, deps);
+        case "deadLettersReplay":
+          return await replayAllDeadLetters(body!.value, deps);
+        default:
+          break;
+      }
+      // Conversations are for the two sides: a consumer that speaks for none (an admin without
+      // sources) neither reads their text and addresses nor posts to them.
+      if (consumer.sources.length === 0) {
+        throw new BridgeError("forbidden_source", "this consumer speaks for no chat_source", { field: "chat_source" });
       }
 
       switch (route.name) {
@@ -296,6 +340,7 @@ export function messageView(m: Message) {
     sender_name: m.senderName ?? null,
     chat_receiver: m.receiver ?? null,
     last_error: m.lastError ?? null,
+    replayed_at: m.replayedAt ?? null,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
   };

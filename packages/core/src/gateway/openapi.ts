@@ -4,12 +4,16 @@ import {
   ackAnswerSchema,
   closeAnswerSchema,
   conversationAnswerSchema,
+  deadLetterListAnswerSchema,
   errorAnswerSchema,
   healthAnswerSchema,
   listAnswerSchema,
+  readinessAnswerSchema,
+  replayAllAnswerSchema,
+  replayAnswerSchema,
   tokenAnswerSchema,
 } from "./answer-schemas";
-import { ackBodySchema, chatBodySchema, closeBodySchema, tokenBodySchema } from "./schemas";
+import { ackBodySchema, chatBodySchema, closeBodySchema, replayAllBodySchema, tokenBodySchema } from "./schemas";
 
 const schema = (s: z.ZodType) => {
   const { $schema: _drop, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<
@@ -42,6 +46,8 @@ const session = {
   schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" },
 };
 const security = [{ token: [] }];
+/** The admin routes' own 403: the consumer is not an admin. */
+const notAdmin = { "403": { description: "the consumer is not an admin (forbidden)", ...json("Error") } };
 
 /** The OpenAPI 3.1 document of the gateway API, generated from the same zod schemas the handler uses. */
 export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
@@ -75,6 +81,11 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
         MessageList: schema(listAnswerSchema),
         Conversation: schema(conversationAnswerSchema),
         Health: schema(healthAnswerSchema),
+        Readiness: schema(readinessAnswerSchema),
+        DeadLetterList: schema(deadLetterListAnswerSchema),
+        Replayed: schema(replayAnswerSchema),
+        ReplayAllRequest: schema(replayAllBodySchema),
+        ReplayedAll: schema(replayAllAnswerSchema),
         Error: schema(errorAnswerSchema),
       },
     },
@@ -146,6 +157,60 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
           responses: {
             "200": { description: "ok", ...json("Health") },
             "503": { description: "store unavailable", ...json("Health") },
+          },
+        },
+      },
+      [p("ready")]: {
+        get: {
+          summary: "Readiness: 200 when the store answers and the bridge is not stopping, with the outbox figures",
+          responses: {
+            "200": { description: "ready", ...json("Readiness") },
+            "503": { description: "unavailable (the store does not answer) or stopping", ...json("Readiness") },
+          },
+        },
+      },
+      [p("admin/dead-letters")]: {
+        get: {
+          summary: "Dead letters (deliveries out of retries, kept), newest first, paginated; admin consumers only",
+          security,
+          parameters: [
+            { name: "conversation_id", in: "query", schema: { type: "string", pattern: "^[A-Za-z0-9_-]{1,100}$" } },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 500, default: 50 } },
+            { name: "cursor", in: "query", schema: { type: "integer" } },
+          ],
+          responses: {
+            "200": { description: "a page; no message text, tokens or addresses", ...json("DeadLetterList") },
+            ...errors(400, 401),
+            ...notAdmin,
+            ...errors(503),
+          },
+        },
+      },
+      [p("admin/dead-letters/{id}/replay")]: {
+        post: {
+          summary: "Queue a dead letter again, in its place in its conversation's lane; admin consumers only",
+          security,
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "integer", minimum: 1 } }],
+          responses: {
+            "202": { description: "queued; a failed message is accepted again (replayed_at)", ...json("Replayed") },
+            ...errors(401),
+            ...notAdmin,
+            "404": { description: "no dead letter with that id (dead_letter_not_found)", ...json("Error") },
+            "409": { description: "the job is not dead: queued already (dead_letter_not_dead)", ...json("Error") },
+            ...errors(503),
+          },
+        },
+      },
+      [p("admin/dead-letters/replay")]: {
+        post: {
+          summary: "Queue every dead letter again, or those of one conversation; admin consumers only",
+          security,
+          requestBody: { required: false, ...json("ReplayAllRequest") },
+          responses: {
+            "202": { description: "how many were queued", ...json("ReplayedAll") },
+            ...errors(400, 401),
+            ...notAdmin,
+            ...errors(413, 415, 503),
           },
         },
       },

@@ -142,3 +142,15 @@ export const listQuerySchema = z.object({
   limit: optional(z.coerce.number().int().min(1).max(500)),
   cursor: optional(z.coerce.number().int().positive()),
 });
+
+/** `GET admin/dead-letters` query. */
+export const deadLetterQuerySchema = z.object({
+  conversation_id: optional(sessionSchema),
+  limit: optional(z.coerce.number().int().min(1).max(500)),
+  cursor: optional(z.coerce.number().int().positive()),
+});
+
+/** `POST admin/dead-letters/replay` body: every dead letter, or those of one conversation. */
+export const replayAllBodySchema = z.object({
+  conversation_id: optional(sessionSchema),
+});
