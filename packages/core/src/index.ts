@@ -1,5 +1,6 @@
 export { API_KEY_HASH_PATTERN, apiKeyHash } from "./auth/api-keys";
 export type { AuthenticatedConsumer, IssuedToken } from "./auth/consumer-auth";
+export type { AddressRange, ForwardedHeader } from "./gateway/client-address";
 export type { AckInput, AckResult, InboundClientMessage, InboundCounselorMessage } from "./bridge/conversation-service";
 export { type Bridge, type BridgeConversations, createBridge } from "./bridge/create-bridge";
 export type { BridgeDeadLetters, DeadLetter, DeadLetterList, DeadLetterListQuery } from "./bridge/dead-letters";
@@ -111,10 +112,16 @@ export { StoreConflictError, StoreUnavailableError } from "./store/errors";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory-store";
 export type {
   ClaimQuery,
+  DeadLetterDetails,
+  DeadLetterPage,
+  DeadLetterQuery,
   ListMessagesQuery,
   MessagePage,
   NewMessage,
   NewOutboxJob,
+  OutboxStats,
+  PurgeResult,
+  RescheduleDetails,
   Store,
   StoreTx,
 } from "./store/store";
