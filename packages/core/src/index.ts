@@ -1,6 +1,5 @@
 export { API_KEY_HASH_PATTERN, apiKeyHash } from "./auth/api-keys";
 export type { AuthenticatedConsumer, IssuedToken } from "./auth/consumer-auth";
-export type { AddressRange, ForwardedHeader } from "./gateway/client-address";
 export type { AckInput, AckResult, InboundClientMessage, InboundCounselorMessage } from "./bridge/conversation-service";
 export { type Bridge, type BridgeConversations, createBridge } from "./bridge/create-bridge";
 export type { BridgeDeadLetters, DeadLetter, DeadLetterList, DeadLetterListQuery } from "./bridge/dead-letters";
@@ -42,6 +41,7 @@ export {
   type UpstreamErrorInit,
 } from "./errors/upstream-error";
 export { deadLetterView } from "./gateway/admin-routes";
+export type { AddressRange, ForwardedHeader } from "./gateway/client-address";
 export type { BridgeHandler, RequestInfo } from "./gateway/handler";
 export { openApiDocument } from "./gateway/openapi";
 export { type AuthStrategy, staticAuth } from "./http/auth-strategy";
