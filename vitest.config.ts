@@ -10,6 +10,8 @@ const alias = [
   { find: /^@openchs-bridge\/core$/, replacement: src("core") },
   { find: /^@openchs-bridge\/core\/sqlite$/, replacement: src("core", "sqlite") },
   { find: /^@openchs-bridge\/core\/postgres$/, replacement: src("core", "postgres") },
+  { find: /^@openchs-bridge\/core\/node$/, replacement: src("core", "node/index") },
+  { find: /^@openchs-bridge\/core\/upstream$/, replacement: src("core", "upstream/index") },
   { find: /^@openchs-bridge\/openchs-client$/, replacement: src("openchs-client") },
   { find: /^@openchs-bridge\/rapidpro-adapter$/, replacement: src("rapidpro-adapter") },
   { find: /^@openchs-bridge\/cli$/, replacement: src("cli") },
@@ -30,16 +32,29 @@ const examples = {
   test: {
     name: "examples",
     root: "./examples",
-    include: ["express/src/**/*.test.ts", "hono/src/**/*.test.ts", "conformance/**/*.test.ts"],
+    include: ["express/src/**/*.test.ts", "hono/src/**/*.test.ts"],
   },
 };
 
-/** The sandbox simulators (examples/sandbox): real loopback servers, tested on their own. */
-const sandbox = {
+/**
+ * The host conformance suite (test/hosts): the black-box HTTP suite every host passes, run here
+ * against plain node:http; the express and hono examples run it against their own hosts.
+ */
+const hosts = {
   resolve: { alias },
   test: {
-    name: "sandbox",
-    root: "./examples/sandbox",
+    name: "hosts",
+    root: "./test/hosts",
+    include: ["**/*.test.ts"],
+  },
+};
+
+/** The simulated OpenCHS helpline and RapidPro (examples/simulators): real loopback servers, tested on their own. */
+const simulators = {
+  resolve: { alias },
+  test: {
+    name: "simulators",
+    root: "./examples/simulators",
     include: ["src/**/*.test.ts"],
   },
 };
@@ -83,7 +98,8 @@ export default defineConfig({
       project("rapidpro-adapter"),
       project("cli"),
       examples,
-      sandbox,
+      hosts,
+      simulators,
       reliability,
       realCallers,
     ],

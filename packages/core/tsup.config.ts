@@ -5,7 +5,10 @@ export default defineConfig({
   // the main entry stays runtime-neutral and sqlite users never load the PostgreSQL driver. They
   // import the core by its package name, kept external, so every entry shares one copy of the core
   // (one StoreConflictError class for `instanceof`) in ESM and CJS alike. `pg` is an optional peer.
-  entry: ["src/index.ts", "src/sqlite.ts", "src/postgres.ts"],
+  // `node/index` (`@openchs-bridge/core/node`, the node:http adapter, built to dist/node/) bundles only
+  // the core's error table (pure): Node hosts use it without loading the rest. `upstream/index`
+  // (`@openchs-bridge/core/upstream`, the clients' HTTP toolkit) takes the core's errors by package name.
+  entry: ["src/index.ts", "src/sqlite.ts", "src/postgres.ts", "src/node/index.ts", "src/upstream/index.ts"],
   external: ["@openchs-bridge/core", "node:sqlite", "pg"],
   // Keep `node:` specifiers: `node:sqlite` exists only with its prefix ("sqlite" would be an npm package).
   removeNodeProtocol: false,

@@ -1,10 +1,5 @@
-import {
-  describeDrfError,
-  type ErrorBodyDetails,
-  parseJsonBody,
-  UpstreamError,
-  type UpstreamErrorInit,
-} from "@openchs-bridge/core";
+import { UpstreamError, type UpstreamErrorInit } from "@openchs-bridge/core";
+import { describeDrfError, type ErrorBodyDetails, parseJsonBody } from "@openchs-bridge/core/upstream";
 
 /** Which OpenCHS API an {@link OpenChsError} comes from. */
 export type OpenChsService = "openchs-helpline" | "openchs-gateway";

@@ -1,27 +1,20 @@
 /**
- * `@openchs-bridge/openchs-client`: typed, runtime-neutral clients of the two OpenCHS APIs (the
- * gateway API and the helpline core API), and the bridge's helpline target built on them.
+ * `@openchs-bridge/openchs-client`: typed, runtime-neutral clients of the OpenCHS helpline core API
+ * (the bridge's upstream) and of the bridge's own API (`createBridgeApiClient`, for the helpline's
+ * side and tests; the legacy gateway serves the same API), and the bridge's helpline target.
  *
  * @packageDocumentation
  */
 
 export {
-  asLoginError,
-  describeGatewayError,
-  describeHelplineError,
-  isOpenChsError,
-  type OpenChsCaseCreated,
-  OpenChsCaseError,
-  type OpenChsCaseStep,
-  OpenChsError,
-  type OpenChsService,
-} from "./errors";
-export {
   type AckBody,
   type AckResult,
+  type BridgeApiClient,
+  type BridgeApiClientOptions,
   type ChatPage,
   type CloseChatBody,
   type CloseChatResult,
+  createBridgeApiClient,
   createOpenChsGatewayClient,
   type GatewayAttachment,
   type GatewayChatBody,
@@ -35,7 +28,18 @@ export {
   type OpenChsGatewayClient,
   type OpenChsGatewayClientOptions,
   type SendChatResult,
-} from "./gateway/client";
+} from "./bridge-api/client";
+export {
+  asLoginError,
+  describeGatewayError,
+  describeHelplineError,
+  isOpenChsError,
+  type OpenChsCaseCreated,
+  OpenChsCaseError,
+  type OpenChsCaseStep,
+  OpenChsError,
+  type OpenChsService,
+} from "./errors";
 export type {
   CaseInput,
   CaseKeys,

@@ -10,8 +10,8 @@ import {
   HELPLINE_USER,
   helplineLogin,
 } from "./__fixtures__/servers";
+import { createBridgeApiClient } from "./bridge-api/client";
 import { OpenChsError } from "./errors";
-import { createOpenChsGatewayClient } from "./gateway/client";
 import { createOpenChsHelplineClient } from "./helpline/client";
 
 /** No password, token, session id or message text in any error, whichever way it is printed. */
@@ -153,7 +153,7 @@ describe("redaction: helpline", () => {
 
 describe("redaction: gateway", () => {
   const make = () =>
-    createOpenChsGatewayClient({ baseUrl: GATEWAY_ORIGIN, username: "weni", password: GW_PASSWORD, retry: FAST_RETRY });
+    createBridgeApiClient({ baseUrl: GATEWAY_ORIGIN, username: "weni", password: GW_PASSWORD, retry: FAST_RETRY });
   const chat = { chat_session: "s1", chat_source: "WENI", chat_sender: "c", chat_message: TEXT } as const;
 
   it("a refused login does not show the password", async () => {
@@ -182,7 +182,7 @@ describe("redaction: gateway", () => {
   });
 
   it("a fixed token never shows, whatever the error", async () => {
-    const client = createOpenChsGatewayClient({ baseUrl: GATEWAY_ORIGIN, token: GW_TOKEN, retry: false });
+    const client = createBridgeApiClient({ baseUrl: GATEWAY_ORIGIN, token: GW_TOKEN, retry: false });
     server.use(http.post(`${API}chat/`, () => HttpResponse.json({ detail: "Forbidden" }, { status: 403 })));
     expectClean(await client.sendChat(chat).catch((e: unknown) => e), [GW_TOKEN, TEXT]);
     server.use(http.post(`${API}chat/`, () => HttpResponse.error()));

@@ -1,10 +1,10 @@
-import type { RetryPolicy } from "@openchs-bridge/core";
+import type { RetryPolicy } from "@openchs-bridge/core/upstream";
 import { HttpResponse, http } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { GATEWAY_ORIGIN, HELPLINE, HELPLINE_PASSWORD, HELPLINE_USER, helplineLogin } from "./__fixtures__/servers";
+import { createBridgeApiClient } from "./bridge-api/client";
 import type { OpenChsError } from "./errors";
-import { createOpenChsGatewayClient } from "./gateway/client";
 import { createOpenChsHelplineClient } from "./helpline/client";
 
 /**
@@ -223,7 +223,7 @@ describe("retry schedule (helpline msg/, which carries message_id)", () => {
 
 describe("retry schedule (gateway)", () => {
   const API = `${GATEWAY_ORIGIN}/api/`;
-  const gateway = () => createOpenChsGatewayClient({ baseUrl: GATEWAY_ORIGIN, token: "t", retry: POLICY });
+  const gateway = () => createBridgeApiClient({ baseUrl: GATEWAY_ORIGIN, token: "t", retry: POLICY });
   const chat503 = http.post(`${API}chat/`, () => {
     attempts.push(Date.now() - t0);
     return new HttpResponse(null, { status: 503 });

@@ -1,15 +1,12 @@
-import {
-  type AckNotice,
-  type ChatbotMessage,
-  type ChatbotTarget,
-  type CloseNotice,
-  createUpstreamHttp,
-  type DeliveryContext,
-  type RetryPolicy,
-  staticAuth,
-  type UnavailableNotice,
-  type UpstreamHttp,
+import type {
+  AckNotice,
+  ChatbotMessage,
+  ChatbotTarget,
+  CloseNotice,
+  DeliveryContext,
+  UnavailableNotice,
 } from "@openchs-bridge/core";
+import { createUpstreamHttp, type RetryPolicy, staticAuth, type UpstreamHttp } from "@openchs-bridge/core/upstream";
 import type { RapidProClient } from "./client/client";
 import { parseReplyAddress, replyRecipients } from "./client/reply-address";
 import { describeRapidProError, RapidProError, validationError } from "./errors";

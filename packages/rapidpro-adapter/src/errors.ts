@@ -1,10 +1,5 @@
-import {
-  describeDrfError,
-  type ErrorBodyDetails,
-  parseJsonBody,
-  UpstreamError,
-  type UpstreamErrorInit,
-} from "@openchs-bridge/core";
+import { UpstreamError, type UpstreamErrorInit } from "@openchs-bridge/core";
+import { describeDrfError, type ErrorBodyDetails, parseJsonBody } from "@openchs-bridge/core/upstream";
 
 /**
  * Which upstream a {@link RapidProError} comes from: the RapidPro API, mailroom's ticketer callbacks,

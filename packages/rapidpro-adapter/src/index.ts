@@ -13,17 +13,11 @@ export {
   isWebhookVerificationError,
   type RawBody,
   type SignStandardWebhookInput,
-  type SignTicketerCallbackInput,
   type StandardWebhookHeaders,
   signStandardWebhook,
-  signTicketerCallback,
-  type TicketerCallbackHeaders,
   type VerifiedStandardWebhook,
-  type VerifiedTicketerCallback,
   type VerifyStandardWebhookInput,
-  type VerifyTicketerCallbackInput,
   verifyStandardWebhook,
-  verifyTicketerCallback,
   type WebhookVerificationCode,
   WebhookVerificationError,
 } from "@openchs-bridge/core";
@@ -124,6 +118,15 @@ export {
   ticketAttachmentSchema,
   ticketMessageSchema,
 } from "./ticketer/schemas";
+export {
+  type SignTicketerCallbackInput,
+  signTicketerCallback,
+  TICKETER_TOLERANCE_S,
+  type TicketerCallbackHeaders,
+  type VerifiedTicketerCallback,
+  type VerifyTicketerCallbackInput,
+  verifyTicketerCallback,
+} from "./ticketer/signature";
 export { BOT_LINE_PREFIX } from "./ticketer/ticket-lines";
 export {
   type FlowChatBody,

@@ -1,6 +1,6 @@
-import { sha256HexSync } from "../bridge/hash";
-import type { ConsumerConfig } from "../bridge/options";
+import { sha256HexSync } from "../signing/hash";
 import { timingSafeEqualStrings } from "../signing/timing-safe-equal";
+import type { ConsumerConfig } from "./consumer-config";
 
 /** How a consumer's API key is configured: its SHA-256, never the key itself. */
 export const API_KEY_HASH_PATTERN = /^sha256:[0-9a-fA-F]{64}$/;

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { sha256HexSync } from "../bridge/hash";
 import { manualClock } from "../ports/clock";
+import { sha256HexSync } from "../signing/hash";
 import * as timing from "../signing/timing-safe-equal";
 import { createMemoryStore } from "../store/memory-store";
 import type { Store } from "../store/store";

@@ -1,12 +1,12 @@
-import { sha256HexSync } from "../bridge/hash";
-import type { ConsumerConfig } from "../bridge/options";
 import type { ChatSource } from "../domain/model";
 import { BridgeError } from "../errors/bridge-error";
-import { rateLimitKey } from "../gateway/client-address";
+import { rateLimitKey } from "../net/client-address";
 import type { Clock } from "../ports/clock";
+import { sha256HexSync } from "../signing/hash";
 import { timingSafeEqualStrings } from "../signing/timing-safe-equal";
 import type { Store } from "../store/store";
 import { ApiKeys } from "./api-keys";
+import type { ConsumerConfig } from "./consumer-config";
 import { type LoginRateLimit, LoginThrottle } from "./login-throttle";
 
 /** The caller of a request, once authenticated. */

@@ -1,3 +1,5 @@
+import { OpenChsBridgeError } from "./openchs-bridge-error";
+
 /**
  * The one error table of the bridge's HTTP surface: stable code → HTTP status. Every 4xx/5xx the
  * handler answers comes from here, as `{"error":{"code","message","field"?,"state"?}}`.
@@ -40,34 +42,50 @@ export interface BridgeErrorInit {
   cause?: unknown;
 }
 
+/** The documented error body. */
+export interface ErrorBody {
+  error: { code: BridgeErrorCode; message: string; field?: string; state?: string };
+}
+
+/**
+ * Renders the documented error body `{"error":{"code","message","field"?,"state"?}}`: the one place
+ * the shape is written (the gateway's answers, the health 503, the Node adapter's 500). The status
+ * goes with it from {@link ERROR_STATUS}.
+ */
+export function errorBody(
+  code: BridgeErrorCode,
+  message: string,
+  detail: { field?: string | undefined; state?: string | undefined } = {},
+): ErrorBody {
+  return {
+    error: {
+      code,
+      message,
+      ...(detail.field !== undefined ? { field: detail.field } : {}),
+      ...(detail.state !== undefined ? { state: detail.state } : {}),
+    },
+  };
+}
+
 /** An error the bridge answers with: a stable `code`, its HTTP `status`, and never a secret or message text. */
-export class BridgeError extends Error {
+export class BridgeError extends OpenChsBridgeError {
   override name = "BridgeError";
-  readonly code: BridgeErrorCode;
-  readonly status: number;
+  declare readonly code: BridgeErrorCode;
+  declare readonly status: number;
   readonly field: string | undefined;
   readonly state: string | undefined;
   readonly retryAfterS: number | undefined;
 
   constructor(code: BridgeErrorCode, message: string, init: BridgeErrorInit = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.code = code;
-    this.status = ERROR_STATUS[code];
+    super(code, message, { status: ERROR_STATUS[code], cause: init.cause });
     this.field = init.field;
     this.state = init.state;
     this.retryAfterS = init.retryAfterS;
   }
 
   /** The documented body: `{"error":{"code","message","field"?,"state"?}}`. */
-  toBody(): { error: { code: BridgeErrorCode; message: string; field?: string; state?: string } } {
-    return {
-      error: {
-        code: this.code,
-        message: this.message,
-        ...(this.field !== undefined ? { field: this.field } : {}),
-        ...(this.state !== undefined ? { state: this.state } : {}),
-      },
-    };
+  toBody(): ErrorBody {
+    return errorBody(this.code, this.message, { field: this.field, state: this.state });
   }
 }
 

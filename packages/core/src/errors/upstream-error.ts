@@ -1,4 +1,12 @@
-import type { RedactedRequest } from "../http/redact";
+import { OpenChsBridgeError } from "./openchs-bridge-error";
+import { isRetriableCode } from "./retriability";
+
+/** A request as errors keep it: no body, credentials replaced by `[REDACTED]`. */
+export interface RedactedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
 
 /**
  * Stable codes for every way a call to an upstream (OpenCHS, RapidPro, mailroom) can fail.
@@ -18,8 +26,6 @@ export type UpstreamErrorCode =
   | "aborted" // the caller's AbortSignal fired
   | "http"; // any other non-2xx status
 
-const RETRIABLE: ReadonlySet<UpstreamErrorCode> = new Set(["rate_limited", "unavailable", "timeout", "network"]);
-
 export interface UpstreamErrorInit {
   code: UpstreamErrorCode;
   message: string;
@@ -37,21 +43,18 @@ export interface UpstreamErrorInit {
  * one, the `cause`, and the request with credentials redacted. Never holds a request or response
  * body, so neither secrets nor message text can leak through `message`, `toString()` or JSON.
  */
-export class UpstreamError extends Error {
+export class UpstreamError extends OpenChsBridgeError {
   override name = "UpstreamError";
   /** Which upstream answered: e.g. `openchs-helpline`, `openchs-gateway`, `rapidpro`. */
   readonly service: string;
-  readonly code: UpstreamErrorCode;
-  readonly status: number | undefined;
+  declare readonly code: UpstreamErrorCode;
   readonly request: RedactedRequest | undefined;
   readonly field: string | undefined;
   readonly retryAfterMs: number | undefined;
 
   constructor(service: string, init: UpstreamErrorInit) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(init.code, init.message, { status: init.status, cause: init.cause });
     this.service = service;
-    this.code = init.code;
-    this.status = init.status;
     this.request = init.request;
     this.field = init.field;
     this.retryAfterMs = init.retryAfterMs;
@@ -59,7 +62,7 @@ export class UpstreamError extends Error {
 
   /** Whether trying the same call again later may succeed (network, timeout, 408, 429, 5xx). */
   get retriable(): boolean {
-    return RETRIABLE.has(this.code);
+    return isRetriableCode(this.code);
   }
 
   toJSON(): Record<string, unknown> {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { apiKeyHash } from "../auth/api-keys";
-import { StoreUnavailableError } from "../store/errors";
-import { createMemoryStore } from "../store/memory-store";
-import type { Store } from "../store/store";
 import {
   bridgeHarness,
   CHATBOT_USER,
   clientMessage,
   HELPLINE_USER,
   upstreamFailure,
-} from "../test-support/bridge-harness";
+} from "../../test-support/bridge-harness";
+import { apiKeyHash } from "../auth/api-keys";
+import { StoreUnavailableError } from "../store/errors";
+import { createMemoryStore } from "../store/memory-store";
+import type { Store } from "../store/store";
 
 const ADMIN_USER = { username: "operator", password: "operator-password-1" };
 const ADMIN_KEY = "obk_operator-test-key-0123456789abcdefghijklmnop";

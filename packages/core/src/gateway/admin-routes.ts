@@ -1,9 +1,10 @@
-import type { BridgeDeadLetters, DeadLetter } from "../bridge/dead-letters";
-import type { Readiness } from "../bridge/readiness";
+import type { BridgeDeadLetters } from "../conversations/dead-letters";
+import type { Readiness } from "../conversations/readiness";
 import { BridgeError } from "../errors/bridge-error";
 import { json } from "./responses";
 import { deadLetterQuerySchema, replayAllBodySchema } from "./schemas";
 import { parseWith } from "./validation";
+import { deadLetterView, pageView } from "./views";
 
 /**
  * The operator's routes (PROTOCOL.md "Operating it"): `admin/dead-letters` for admin consumers, and
@@ -21,7 +22,7 @@ export async function listDeadLetters(request: Request, deps: AdminDeps): Promis
   const page = await storeCall(() =>
     deps.deadLetters.list({ conversationId: query.conversation_id, limit: query.limit, cursor: query.cursor }),
   );
-  return json(200, { results: page.deadLetters.map(deadLetterView), next_cursor: page.nextCursor ?? null });
+  return json(200, pageView(page.deadLetters.map(deadLetterView), page.nextCursor));
 }
 
 /** `POST admin/dead-letters/{id}/replay`: 202 queued; 404 unknown; 409 not dead (replayed already). */
@@ -44,20 +45,6 @@ export async function ready(deps: AdminDeps): Promise<Response> {
   const readiness = await deps.readiness();
   if (readiness.status === "ready") return json(200, readiness);
   return json(503, readiness, readiness.status === "unavailable" ? { "retry-after": "5" } : {});
-}
-
-/** A dead letter as the admin API shows it. */
-export function deadLetterView(d: DeadLetter) {
-  return {
-    id: d.id,
-    conversation_id: d.conversationId,
-    message_id: d.messageId ?? null,
-    kind: d.kind,
-    target: d.target,
-    attempts: d.attempts,
-    last_error: { code: d.lastError.code, status: d.lastError.status ?? null },
-    failed_at: d.failedAt,
-  };
 }
 
 async function storeCall<T>(fn: () => Promise<T>): Promise<T> {

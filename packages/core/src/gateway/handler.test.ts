@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { bridgeHarness, CHATBOT_USER, clientMessage, HELPLINE_USER } from "../../test-support/bridge-harness";
 import { StoreUnavailableError } from "../store/errors";
 import { createMemoryStore } from "../store/memory-store";
-import { bridgeHarness, CHATBOT_USER, clientMessage, HELPLINE_USER } from "../test-support/bridge-harness";
 
 describe("gateway handler: the status table", () => {
   it("200 token/ issues a time-bound token, also form-encoded, and it authenticates as Token and Bearer", async () => {
@@ -386,7 +386,7 @@ describe("signed consumers (Standard Webhooks)", () => {
   });
 
   it("refuses a malformed signing secret at construction, naming the option", async () => {
-    const { createBridge } = await import("../bridge/create-bridge");
+    const { createBridge } = await import("../create-bridge");
     const h = bridgeHarness();
     expect(() =>
       createBridge({

@@ -1,14 +1,15 @@
 import type { AuthenticatedConsumer, ConsumerAuth } from "../auth/consumer-auth";
 import { assertAdmin, assertSource, impliedSide } from "../auth/consumer-auth";
-import type { ConversationService } from "../bridge/conversation-service";
-import type { BridgeEvents } from "../bridge/events";
-import { toEventError } from "../bridge/events";
-import type { ResolvedOptions } from "../bridge/options";
-import type { ChatSource, Conversation, Message } from "../domain/model";
-import { BridgeError } from "../errors/bridge-error";
+import type { ConversationService } from "../conversations/conversation-service";
+import type { BridgeEvents } from "../conversations/events";
+import { toEventError } from "../conversations/events";
+import type { ChatSource } from "../domain/model";
+import { BridgeError, ERROR_STATUS, errorBody } from "../errors/bridge-error";
+import type { AddressRange, ForwardedHeader } from "../net/client-address";
+import { resolveClientAddress } from "../net/client-address";
 import { StoreUnavailableError } from "../store/errors";
+import type { Store } from "../store/store";
 import { type AdminDeps, listDeadLetters, ready, replayAllDeadLetters, replayDeadLetter } from "./admin-routes";
-import { resolveClientAddress } from "./client-address";
 import { readBody } from "./read-body";
 import { errorResponse, json } from "./responses";
 import {
@@ -20,6 +21,7 @@ import {
   tokenBodySchema,
 } from "./schemas";
 import { parseWith } from "./validation";
+import { closeView, conversationWithMessagesView, messageView, pageView } from "./views";
 
 /** What a host may tell the handler about the connection (Web `Request` has no peer address). */
 export interface RequestInfo {
@@ -33,8 +35,18 @@ export interface RequestInfo {
 /** The bridge's whole HTTP surface: a Web-standard handler any host mounts. */
 export type BridgeHandler = (request: Request, info?: RequestInfo) => Promise<Response>;
 
+/** What the gateway needs of the bridge's options. */
+export interface GatewayOptions {
+  store: Store;
+  /** Mount point, with leading and trailing slash. */
+  basePath: string;
+  maxBodyBytes: number;
+  trustedProxies: readonly AddressRange[];
+  forwardedHeader: ForwardedHeader;
+}
+
 export interface GatewayDeps extends AdminDeps {
-  options: ResolvedOptions;
+  options: GatewayOptions;
   service: ConversationService;
   auth: ConsumerAuth;
   events: BridgeEvents;
@@ -129,8 +141,8 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
             return json(200, { status: "ok" });
           } catch {
             return json(
-              503,
-              { status: "unavailable", error: { code: "store_unavailable", message: "the store does not answer" } },
+              ERROR_STATUS.store_unavailable,
+              { status: "unavailable", ...errorBody("store_unavailable", "the store does not answer") },
               { "retry-after": "5" },
             );
           }
@@ -196,13 +208,7 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
           const parsed = parseWith(closeBodySchema, body!.value);
           const side = sideFor(consumer, parsed.chat_source);
           const result = await service.close(route.session, side, parsed.reason);
-          return json(200, {
-            conversation_id: result.conversationId,
-            state: result.state,
-            closed_by: result.closedBy,
-            reason: result.reason ?? null,
-            changed: result.changed,
-          });
+          return json(200, closeView(result));
         }
         case "ack": {
           const parsed = parseWith(ackBodySchema, body!.value);
@@ -289,14 +295,14 @@ async function listChats(request: Request, deps: GatewayDeps): Promise<Response>
   const page = await storeCall(() =>
     deps.options.store.listMessages({ conversationId: query.session, before: query.cursor, limit: query.limit ?? 50 }),
   );
-  return json(200, { results: page.messages.map(messageView), next_cursor: page.nextCursor ?? null });
+  return json(200, pageView(page.messages.map(messageView), page.nextCursor));
 }
 
 async function getConversation(session: string, deps: GatewayDeps): Promise<Response> {
   const conversation = await storeCall(() => deps.options.store.getConversation(session));
   if (!conversation) throw new BridgeError("conversation_not_found", "no conversation with that chat_session");
   const messages = await storeCall(() => deps.options.store.conversationMessages(session));
-  return json(200, { ...conversationView(conversation), messages: messages.map(messageView) });
+  return json(200, conversationWithMessagesView(conversation, messages));
 }
 
 async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -306,42 +312,4 @@ async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
     if (error instanceof BridgeError) throw error;
     throw new BridgeError("store_unavailable", "the store is unavailable", { retryAfterS: 5 });
   }
-}
-
-/** A conversation as the API shows it. */
-export function conversationView(c: Conversation) {
-  return {
-    conversation_id: c.id,
-    state: c.state,
-    origin: c.origin,
-    helpline: c.helpline,
-    chat_sender: c.contact,
-    counselor_name: c.counselorName ?? null,
-    closed_by: c.closedBy ?? null,
-    close_reason: c.closeReason ?? null,
-    closed_at: c.closedAt ?? null,
-    hunt_count: c.huntCount,
-    created_at: c.createdAt,
-    updated_at: c.updatedAt,
-  };
-}
-
-/** A message as the API shows it (legacy field names where they exist). */
-export function messageView(m: Message) {
-  return {
-    uuid: m.uuid,
-    chat_session: m.conversationId,
-    message_id: m.messageId,
-    chat_source: m.source,
-    direction: m.direction,
-    status: m.status,
-    chat_message: m.text ?? null,
-    attachments: m.attachments,
-    sender_name: m.senderName ?? null,
-    chat_receiver: m.receiver ?? null,
-    last_error: m.lastError ?? null,
-    replayed_at: m.replayedAt ?? null,
-    created_at: m.createdAt,
-    updated_at: m.updatedAt,
-  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bridgeHarness, CHATBOT_USER, clientMessage } from "../test-support/bridge-harness";
+import { bridgeHarness, CHATBOT_USER, clientMessage } from "../../test-support/bridge-harness";
 import { exceedsDepth, MAX_JSON_DEPTH } from "./read-body";
 
 const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bridgeHarness, CHATBOT_USER, clientMessage, HELPLINE_USER } from "../test-support/bridge-harness";
+import { bridgeHarness, CHATBOT_USER, clientMessage, HELPLINE_USER } from "../../test-support/bridge-harness";
 
 /**
  * What the real callers send (PROTOCOL.md "What real callers send"): the helpline's PHP

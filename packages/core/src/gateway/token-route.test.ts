@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { bridgeHarness, CHATBOT_USER, HELPLINE_USER } from "../../test-support/bridge-harness";
 import { apiKeyHash } from "../auth/api-keys";
-import type { BridgeEventMap } from "../bridge/events";
-import type { BridgeOptions } from "../bridge/options";
+import type { BridgeEventMap } from "../conversations/events";
+import type { BridgeOptions } from "../options";
 import { createMemoryStore } from "../store/memory-store";
 import type { Store } from "../store/store";
-import { bridgeHarness, CHATBOT_USER, HELPLINE_USER } from "../test-support/bridge-harness";
 
 /**
  * The token route as the helpline sees it: its PHP logs in for every message, often through the

@@ -1,4 +1,5 @@
 import type { Attachment, ClosedBy, Conversation } from "../domain/model";
+import type { HelplineMessage } from "./helpline-target";
 
 /** What a delivery port is handed besides the payload. */
 export interface DeliveryContext {
@@ -54,3 +55,13 @@ export interface AckNotice {
 }
 
 export type { Attachment };
+
+/** What a custom hunting re-notification is told. */
+export interface RenotifyNotice {
+  conversationId: string;
+  helpline: string;
+  round: number;
+  of: number;
+  /** The message that is waiting for a counselor. */
+  message: HelplineMessage;
+}

@@ -1,6 +1,7 @@
 /**
- * Request signing: Standard Webhooks (per-consumer signatures of the gateway API) and the Weni
- * generic ticketer's callback scheme. WebCrypto only, over raw bytes, constant-time compares.
+ * Request signing: Standard Webhooks (per-consumer signatures of the gateway API). WebCrypto only,
+ * over raw bytes, constant-time compares. (The Weni generic ticketer's callback scheme lives in
+ * `@openchs-bridge/rapidpro-adapter`, its only user.)
  */
 export { RAW_BODY_REQUIRED, type RawBody, rawBodyBytes } from "./bytes";
 export {
@@ -13,15 +14,6 @@ export {
   type VerifyStandardWebhookInput,
   verifyStandardWebhook,
 } from "./standard-webhooks";
-export {
-  type SignTicketerCallbackInput,
-  signTicketerCallback,
-  TICKETER_TOLERANCE_S,
-  type TicketerCallbackHeaders,
-  type VerifiedTicketerCallback,
-  type VerifyTicketerCallbackInput,
-  verifyTicketerCallback,
-} from "./ticketer-signature";
 export {
   type HeadersLike,
   isWebhookVerificationError,

@@ -1,3 +1,5 @@
+import { OpenChsBridgeError } from "../errors/openchs-bridge-error";
+
 /** Why a signed request was refused. Stable strings: log and count them, never the signature itself. */
 export type WebhookVerificationCode =
   | "missing_header" // a required header is absent or empty
@@ -10,16 +12,15 @@ export type WebhookVerificationCode =
  * A request whose signature does not verify. Its `message` names the header or the rule that failed,
  * never a secret, a signature or the body. Answer it with 401 (`invalid_signature`).
  */
-export class WebhookVerificationError extends Error {
+export class WebhookVerificationError extends OpenChsBridgeError {
   override name = "WebhookVerificationError";
   /** The stable reason. */
-  readonly code: WebhookVerificationCode;
+  declare readonly code: WebhookVerificationCode;
   /** The header at fault, lower-case, when one is. */
   readonly header: string | undefined;
 
   constructor(code: WebhookVerificationCode, message: string, header?: string) {
-    super(message);
-    this.code = code;
+    super(code, message);
     this.header = header;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { storeConformance } from "../../test-support/store-conformance";
 import type { Conversation } from "../domain/model";
-import { storeConformance } from "../test-support/store-conformance";
 import { StoreUnavailableError } from "./errors";
 import { createMemoryStore } from "./memory-store";
 

@@ -1,4 +1,5 @@
-import { createUpstreamHttp, systemClock, type UpstreamErrorInit, type UpstreamHttp } from "@openchs-bridge/core";
+import { systemClock, type UpstreamErrorInit } from "@openchs-bridge/core";
+import { createUpstreamHttp, type UpstreamHttp } from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import { asLoginError, describeHelplineError, OpenChsCaseError, type OpenChsCaseStep, OpenChsError } from "../errors";
 import { utf8ToBase64 } from "../internal/base64";

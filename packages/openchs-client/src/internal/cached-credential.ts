@@ -1,4 +1,5 @@
-import { type AuthStrategy, type Clock, createSingleFlight } from "@openchs-bridge/core";
+import type { Clock } from "@openchs-bridge/core";
+import { type AuthStrategy, createSingleFlight } from "@openchs-bridge/core/upstream";
 
 /** What a login produced. */
 export interface IssuedCredential {

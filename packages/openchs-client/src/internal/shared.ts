@@ -1,4 +1,5 @@
-import type { Clock, RetryPolicy } from "@openchs-bridge/core";
+import { type Clock, ConfigError } from "@openchs-bridge/core";
+import type { RetryPolicy } from "@openchs-bridge/core/upstream";
 import { z } from "zod";
 import { OpenChsError, type OpenChsService } from "../errors";
 
@@ -44,7 +45,7 @@ export function sessionSegment(service: OpenChsService, session: string, what = 
 
 /** Throws a construction-time configuration error that names the option and what was expected. */
 export function configError(factory: string, message: string): never {
-  throw new TypeError(`${factory}: ${message}`);
+  throw new ConfigError(factory, `${factory}: ${message}`);
 }
 
 /** Validates an absolute http(s) base URL at construction time. */

@@ -1,13 +1,12 @@
+import { isUpstreamError, type UpstreamErrorInit } from "@openchs-bridge/core";
 import {
   backoffDelay,
   createSingleFlight,
   createUpstreamHttp,
-  isUpstreamError,
   resolveRetryPolicy,
   staticAuth,
-  type UpstreamErrorInit,
   type UpstreamRequest,
-} from "@openchs-bridge/core";
+} from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import { describeRapidProError, RapidProError, validationError } from "../errors";
 import {

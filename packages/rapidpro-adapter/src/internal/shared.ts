@@ -1,4 +1,5 @@
-import type { RetryPolicy } from "@openchs-bridge/core";
+import { ConfigError } from "@openchs-bridge/core";
+import type { RetryPolicy } from "@openchs-bridge/core/upstream";
 
 /** Per-call options of the clients' methods. */
 export interface CallOptions {
@@ -18,7 +19,7 @@ export interface TransportOptions {
 
 /** Throws a construction-time configuration error naming the option and what was expected. */
 export function configError(factory: string, message: string): never {
-  throw new TypeError(`${factory}: ${message}`);
+  throw new ConfigError(factory, `${factory}: ${message}`);
 }
 
 /** Validates an absolute http(s) URL option at construction time; returns it with a trailing slash. */

@@ -7,7 +7,6 @@ import {
   type HelplineTarget,
   manualClock,
   type Store,
-  verifyTicketerCallback,
 } from "@openchs-bridge/core";
 import { createSqliteStore } from "@openchs-bridge/core/sqlite";
 import { HttpResponse, http } from "msw";
@@ -15,6 +14,7 @@ import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTicketerCallbackClient, createTicketerChatbotTarget } from "./callback-client";
 import { createTicketerHandler } from "./handler";
+import { verifyTicketerCallback } from "./signature";
 
 // Style B end to end: mailroom → the bridge's gateway handler → the ticketer handler → the real
 // conversation service and memory store → the helpline target; and counselor replies back through

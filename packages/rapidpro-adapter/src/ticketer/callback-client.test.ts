@@ -1,4 +1,4 @@
-import { type DeliveryContext, verifyTicketerCallback } from "@openchs-bridge/core";
+import type { DeliveryContext } from "@openchs-bridge/core";
 import { HttpResponse, http } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import {
   createTicketerChatbotTarget,
   type TicketerCallbackClientOptions,
 } from "./callback-client";
+import { verifyTicketerCallback } from "./signature";
 
 const server = setupServer();
 beforeAll(() => server.listen({ onUnhandledFrame: "error" }));

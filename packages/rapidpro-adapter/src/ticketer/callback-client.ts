@@ -1,13 +1,12 @@
-import {
-  type ChatbotMessage,
-  type ChatbotTarget,
-  type CloseNotice,
-  createUpstreamHttp,
-  type DeliveryContext,
-  signTicketerCallback,
-  type UnavailableNotice,
-  type UpstreamErrorInit,
+import type {
+  ChatbotMessage,
+  ChatbotTarget,
+  CloseNotice,
+  DeliveryContext,
+  UnavailableNotice,
+  UpstreamErrorInit,
 } from "@openchs-bridge/core";
+import { createUpstreamHttp } from "@openchs-bridge/core/upstream";
 import { z } from "zod";
 import { describeMailroomError, isRapidProError, RapidProError, validationError } from "../errors";
 import {
@@ -18,6 +17,7 @@ import {
   parseUrlOption,
   type TransportOptions,
 } from "../internal/shared";
+import { signTicketerCallback } from "./signature";
 
 const FACTORY = "createTicketerCallbackClient";
 const SERVICE = "mailroom";

@@ -1,13 +1,8 @@
-import {
-  type ConversationsPort,
-  describeSchemaIssues,
-  isBridgeError,
-  sha256HexSync,
-  timingSafeEqualStrings,
-} from "@openchs-bridge/core";
+import { type ConversationsPort, isBridgeError, sha256HexSync, timingSafeEqualStrings } from "@openchs-bridge/core";
+import { describeSchemaIssues } from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import { configError, isFilled } from "../internal/shared";
-import { TicketerFailure } from "./failure";
+import { TICKETER_ERRORS, type TicketerErrorCode, TicketerFailure, ticketerErrorBody } from "./failure";
 import { createMemoryIdempotencyStore, type IdempotencyStore, type StoredAnswer } from "./idempotency";
 import {
   closeTicketSchema,
@@ -188,14 +183,14 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       case "history":
         return history(route.externalId, body);
       default:
-        throw new TicketerFailure(404, "ticket_not_found", "no such ticket");
+        throw new TicketerFailure("ticket_not_found", "no such ticket");
     }
   }
 
   async function open(ticket: OpenTicketBody): Promise<StoredAnswer> {
     const conversationId = conversationIdFor(ticket.ticket_id);
     if (typeof conversationId !== "string" || !CONVERSATION_ID.test(conversationId)) {
-      throw new TicketerFailure(500, "internal_error", "conversationIdFor gave an id outside [A-Za-z0-9_-]{1,100}");
+      throw new TicketerFailure("internal_error", "conversationIdFor gave an id outside [A-Za-z0-9_-]{1,100}");
     }
     const receiver = routingKey(ticket);
     const metadata = compact({
@@ -216,7 +211,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
     });
     if (result.state === "closed") {
       // No details.external_id: mailroom would take a 409 carrying one as "open already" (success).
-      throw new TicketerFailure(409, "ticket_closed", "the conversation of this ticket is closed already");
+      throw new TicketerFailure("ticket_closed", "the conversation of this ticket is closed already");
     }
     // Delivered on every open, first or repeated: the message id makes it take effect once, and a
     // repeat after a failure part way still gets the body to the helpline.
@@ -229,7 +224,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       });
     }
     if (!result.created) {
-      throw new TicketerFailure(409, "ticket_already_open", "this ticket is open already", {
+      throw new TicketerFailure("ticket_already_open", "this ticket is open already", {
         external_id: conversationId,
       });
     }
@@ -240,7 +235,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
   async function currentOf(externalId: string): Promise<string> {
     const current = await conversations.current(externalId);
     if (current === undefined)
-      throw new TicketerFailure(404, "ticket_not_found", "no such ticket", { external_id: externalId });
+      throw new TicketerFailure("ticket_not_found", "no such ticket", { external_id: externalId });
     return current;
   }
 
@@ -253,7 +248,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       // A bot line with nothing to show (a template or a quick-reply-only message) is no error:
       // one sent as history, refused, would make mailroom drop the rest of the history.
       if (body.direction === "outgoing") return answer(200, { status: "ignored" });
-      throw new TicketerFailure(400, "invalid_payload", "text or attachments is required", { field: "text" });
+      throw new TicketerFailure("invalid_payload", "text or attachments is required", { field: "text" });
     }
     const key = request.headers.get("idempotency-key");
     const messageId = body.message_id ?? (isFilled(key) ? key : undefined);
@@ -281,7 +276,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       ...(isFilled(body.reason) ? { reason: body.reason } : {}),
     });
     if (!result.changed) {
-      throw new TicketerFailure(409, "ticket_already_closed", "this ticket is closed already", {
+      throw new TicketerFailure("ticket_already_closed", "this ticket is closed already", {
         external_id: externalId,
       });
     }
@@ -292,17 +287,13 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
     const body = parse(reopenTicketSchema, raw);
     sameTicket(externalId, body.external_id);
     if (!supportsReopen) {
-      throw new TicketerFailure(422, "reopen_not_supported", "this ticketer does not support reopening tickets");
+      throw new TicketerFailure("reopen_not_supported", "this ticketer does not support reopening tickets");
     }
     const at = body.reopened_at !== undefined ? new Date(body.reopened_at) : new Date();
     const reopenedAt = Number.isNaN(at.getTime()) ? new Date() : at;
     const newConversationId = reopenedConversationIdFor(externalId, reopenedAt);
     if (typeof newConversationId !== "string" || !TICKET_CONVERSATION_ID.test(newConversationId)) {
-      throw new TicketerFailure(
-        500,
-        "internal_error",
-        "reopenedConversationIdFor gave an id outside [A-Za-z0-9_]{1,100}",
-      );
+      throw new TicketerFailure("internal_error", "reopenedConversationIdFor gave an id outside [A-Za-z0-9_]{1,100}");
     }
     // Mailroom keeps the ticket's external_id after a reopen (weni-ai/mailroom
     // `services/tickets/generic/service.go` Reopen): it stays the key, the bridge follows the link.
@@ -360,18 +351,16 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
     } catch {
       route = undefined;
     }
-    if (!route) return send({ status: 404, body: errorBody("not_found", "no such route"), fingerprint: "" }, request);
+    if (!route) return send(errorAnswer("not_found", "no such route"), request);
     if (request.method !== "POST") {
-      return send({ status: 405, body: errorBody("method_not_allowed", "use POST"), fingerprint: "" }, request, {
+      return send(errorAnswer("method_not_allowed", "use POST"), request, {
         allow: "POST",
       });
     }
     if (!authorized(request)) {
-      return send(
-        { status: 401, body: errorBody("unauthorized", "missing or invalid Bearer token"), fingerprint: "" },
-        request,
-        { "www-authenticate": 'Bearer realm="ticketer"' },
-      );
+      return send(errorAnswer("unauthorized", "missing or invalid Bearer token"), request, {
+        "www-authenticate": 'Bearer realm="ticketer"',
+      });
     }
     let raw: Uint8Array;
     try {
@@ -397,11 +386,12 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       const stored = await idempotency.get(cacheKey);
       if (!stored) return undefined;
       if (stored.fingerprint !== fingerprint) {
-        return {
-          status: 422,
-          body: errorBody("idempotency_key_reused", "this Idempotency-Key was used with another body"),
+        return errorAnswer(
+          "idempotency_key_reused",
+          "this Idempotency-Key was used with another body",
+          undefined,
           fingerprint,
-        };
+        );
       }
       return stored;
     };
@@ -413,11 +403,12 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       const first = await pending;
       if (first.fingerprint !== fingerprint) {
         return send(
-          {
-            status: 422,
-            body: errorBody("idempotency_key_reused", "this Idempotency-Key was used with another body"),
+          errorAnswer(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with another body",
+            undefined,
             fingerprint,
-          },
+          ),
           request,
         );
       }
@@ -442,14 +433,14 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".") ?? "";
-  throw new TicketerFailure(400, "invalid_payload", describeSchemaIssues(parsed.error), {
+  throw new TicketerFailure("invalid_payload", describeSchemaIssues(parsed.error), {
     ...(field ? { field: field.replace(/\.\[/g, "[") } : {}),
   });
 }
 
 function sameTicket(externalId: string, inBody: string | undefined): void {
   if (inBody !== undefined && inBody !== externalId) {
-    throw new TicketerFailure(400, "invalid_payload", "external_id of the body differs from the one in the path", {
+    throw new TicketerFailure("invalid_payload", "external_id of the body differs from the one in the path", {
       field: "external_id",
     });
   }
@@ -470,57 +461,47 @@ function answer(status: number, body: unknown): StoredAnswer {
   return { status, body: JSON.stringify(body), fingerprint: "" };
 }
 
-function errorBody(code: string, message: string, details?: Record<string, unknown>): string {
-  return JSON.stringify({
-    error: code,
-    message,
-    ...(details && Object.keys(details).length ? { details } : {}),
-  });
+/** A stored error answer, its status from the ticketer's error table. */
+function errorAnswer(
+  code: TicketerErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  fingerprint = "",
+): StoredAnswer {
+  return { status: TICKETER_ERRORS[code].status, body: ticketerErrorBody(code, message, details), fingerprint };
 }
 
 /** Maps a failure to the contract's error answer. Core `BridgeError`s keep their meaning; anything else is 500. */
 function failureAnswer(error: unknown, route?: Route): StoredAnswer {
   if (error instanceof TicketerFailure) {
-    return { status: error.status, body: errorBody(error.code, error.message, error.details), fingerprint: "" };
+    return errorAnswer(error.code, error.message, error.details);
   }
   const externalId = route && "externalId" in route ? { external_id: route.externalId } : undefined;
   if (isBridgeError(error)) {
     const field = error.field !== undefined ? { field: error.field } : {};
     switch (error.code) {
       case "conversation_not_found":
-        return { status: 404, body: errorBody("ticket_not_found", "no such ticket", externalId), fingerprint: "" };
+        return errorAnswer("ticket_not_found", "no such ticket", externalId);
       case "missing_field":
-        return { status: 400, body: errorBody("invalid_payload", error.message, field), fingerprint: "" };
+        return errorAnswer("invalid_payload", error.message, field);
       case "invalid_field":
       case "invalid_json":
-        return { status: 400, body: errorBody("invalid_payload", error.message, field), fingerprint: "" };
+        return errorAnswer("invalid_payload", error.message, field);
       case "conversation_closed":
-        return {
-          status: 409,
-          body: errorBody("ticket_closed", "the conversation of this ticket is closed", externalId),
-          fingerprint: "",
-        };
+        return errorAnswer("ticket_closed", "the conversation of this ticket is closed", externalId);
       case "invalid_transition":
-        return {
-          status: 409,
-          body: errorBody("invalid_state", error.message, { ...externalId, state: error.state }),
-          fingerprint: "",
-        };
+        return errorAnswer("invalid_state", error.message, { ...externalId, state: error.state });
       case "payload_too_large":
-        return { status: 413, body: errorBody("payload_too_large", error.message), fingerprint: "" };
+        return errorAnswer("payload_too_large", error.message);
       case "rate_limited":
-        return { status: 429, body: errorBody("rate_limited", error.message), fingerprint: "" };
+        return errorAnswer("rate_limited", error.message);
       case "store_unavailable":
-        return {
-          status: 503,
-          body: errorBody("service_unavailable", "the bridge's store is unavailable; nothing was accepted"),
-          fingerprint: "",
-        };
+        return errorAnswer("service_unavailable", "the bridge's store is unavailable; nothing was accepted");
       default:
         break;
     }
   }
-  return { status: 500, body: errorBody("internal_error", "internal error"), fingerprint: "" };
+  return errorAnswer("internal_error", "internal error");
 }
 
 function failureHeaders(error: unknown): Record<string, string> {
@@ -538,7 +519,7 @@ function send(stored: StoredAnswer, request: Request, headers: Record<string, st
 
 async function readLimited(request: Request, max: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  const tooLarge = () => new TicketerFailure(413, "payload_too_large", `the body is over ${max} bytes`);
+  const tooLarge = () => new TicketerFailure("payload_too_large", `the body is over ${max} bytes`);
   if (Number.isFinite(declared) && declared > max) throw tooLarge();
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
@@ -567,7 +548,7 @@ function parseJson(raw: Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw)) as unknown;
   } catch {
-    throw new TicketerFailure(400, "invalid_payload", "the body is not valid JSON");
+    throw new TicketerFailure("invalid_payload", "the body is not valid JSON");
   }
 }
 

@@ -38,7 +38,7 @@ export interface ClientLine {
 export function toClientLine(line: TicketLine, field = ""): ClientLine | undefined {
   const direction = line.direction ?? "incoming";
   if (direction !== "incoming" && direction !== "outgoing") {
-    throw new TicketerFailure(400, "invalid_payload", 'direction must be "incoming" or "outgoing"', {
+    throw new TicketerFailure("invalid_payload", 'direction must be "incoming" or "outgoing"', {
       field: `${field}direction`,
     });
   }

@@ -1,4 +1,5 @@
-import { type Attachment, BridgeError, describeSchemaIssues } from "@openchs-bridge/core";
+import { type Attachment, BridgeError } from "@openchs-bridge/core";
+import { describeSchemaIssues } from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import {
   bridgeWebhookSchema,

@@ -2,12 +2,12 @@ import { spawnSync } from "node:child_process";
 import { StoreConflictError, StoreUnavailableError } from "@openchs-bridge/core";
 import { createPostgresStore, type PostgresStoreOptions } from "@openchs-bridge/core/postgres";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { adminPool, DATABASE_URL, describePostgres, scratchSchema } from "../../../test-support/postgres/scratch";
+import { storeConformance } from "../../../test-support/store-conformance";
 import type { Conversation, Message, OutboxJob, OutboxLane } from "../../domain/model";
-import { storeConformance } from "../../test-support/store-conformance";
 import type { NewMessage, NewOutboxJob, Store } from "../store";
 import { resolvePostgresOptions } from "./postgres-store";
 import { MIGRATIONS } from "./schema";
-import { adminPool, DATABASE_URL, describePostgres, scratchSchema } from "./test-support/scratch";
 
 const T0 = Date.parse("2026-01-01T00:00:00.000Z");
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { bridgeHarness, CHATBOT_USER, clientMessage } from "../../test-support/bridge-harness";
+import { bridgeHarness, CHATBOT_USER, clientMessage } from "../../../test-support/bridge-harness";
 import { createSqliteStore } from "./sqlite-store";
 
 const dirs: string[] = [];

@@ -6,8 +6,8 @@ import { DatabaseSync } from "node:sqlite";
 import { StoreConflictError, StoreUnavailableError } from "@openchs-bridge/core";
 import { createSqliteStore } from "@openchs-bridge/core/sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { storeConformance } from "../../../test-support/store-conformance";
 import type { Conversation } from "../../domain/model";
-import { storeConformance } from "../../test-support/store-conformance";
 import { MIGRATIONS } from "./schema";
 import { openDatabase, resolveSqliteOptions, withoutSync } from "./sqlite-store";
 
