@@ -1,4 +1,4 @@
-import type { HelplineMessageRecord } from "@openchs-bridge/sandbox";
+import type { HelplineMessageRecord } from "@openchs-bridge/simulators";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sleep } from "../reliability/support/gateway-process";
 import { headerOf } from "./support/fixtures";

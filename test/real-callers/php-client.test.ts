@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { HelplineMessageRecord } from "@openchs-bridge/sandbox";
+import type { HelplineMessageRecord } from "@openchs-bridge/simulators";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, sleep } from "../reliability/support/gateway-process";
 import { loadFixture, renderFixture } from "./support/fixtures";

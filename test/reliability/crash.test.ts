@@ -1,5 +1,5 @@
 import { createSqliteStore } from "@openchs-bridge/core/sqlite";
-import { seeded } from "@openchs-bridge/sandbox";
+import { seeded } from "@openchs-bridge/simulators";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Accepted, chatbotReport, getConversation, helplineReport, percentile } from "./support/checks";
 import { eventually, sleep } from "./support/gateway-process";

@@ -8,7 +8,7 @@
  * the end. Exits 1 on any loss or duplicate, or when memory keeps growing.
  */
 import { parseArgs } from "node:util";
-import { seeded } from "@openchs-bridge/sandbox";
+import { seeded } from "@openchs-bridge/simulators";
 import { type Accepted, chatbotReport, helplineReport, percentile } from "./support/checks";
 import { sleep } from "./support/gateway-process";
 import { startSystem } from "./support/system";

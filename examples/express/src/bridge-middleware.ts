@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { toNodeListener, type WebHandler } from "@openchs-bridge/cli";
+import { toNodeListener, type WebHandler } from "@openchs-bridge/core/node";
 
 /** What this shim needs of express, written structurally so it works without express's types. */
 type ExpressRequest = IncomingMessage & { originalUrl: string };

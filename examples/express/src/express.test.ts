@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { hostConformance } from "../../conformance/host-conformance";
+import { hostConformance } from "../../../test/hosts/host-conformance";
 import { createApp } from "./app";
 
 hostConformance(

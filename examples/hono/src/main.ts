@@ -1,10 +1,15 @@
-// Runs the gateway inside hono on Node, configured from the environment like `openchs-bridge serve`.
+// Runs the gateway inside hono on Node, configured from the environment like `openchs-bridge serve`:
+// the same variables, and the same one-line message when one is missing. The mount itself (app.ts,
+// node-server.ts) needs only @openchs-bridge/core; the CLI is here for its configuration reader and
+// composition.
+
+import { existsSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { composeGateway, loadConfig } from "@openchs-bridge/cli";
+import { ConfigError, composeGateway, type GatewayConfig, loadConfig, parseDotEnv } from "@openchs-bridge/cli";
 import { createApp } from "./app";
 import { serveHono } from "./node-server";
 
-const config = loadConfig(process.env);
+const config = configFromEnvironment();
 const { bridge } = composeGateway(config);
 await bridge.start();
 const server = await serveHono(createApp(bridge), { port: config.PORT, hostname: config.HOST });
@@ -13,3 +18,21 @@ console.log(`hono host with the bridge at http://${config.HOST}:${port}${config.
 const stop = () => server.close(() => void bridge.stop());
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
+
+/**
+ * The configuration from the environment and a `.env` file when present (set variables win), as
+ * `openchs-bridge serve` reads it; or, when it is missing or invalid, what `serve` prints (no stack trace).
+ */
+function configFromEnvironment(): GatewayConfig {
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (existsSync(".env")) {
+    for (const [name, value] of Object.entries(parseDotEnv(readFileSync(".env", "utf8")))) env[name] ??= value;
+  }
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`openchs-bridge: ${error.message}\nRun "openchs-bridge serve --help" for every variable.\n`);
+    process.exit(1);
+  }
+}

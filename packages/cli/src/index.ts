@@ -4,9 +4,16 @@
  *
  * @packageDocumentation
  */
+
+/**
+ * The Node adapter, now shipped by `@openchs-bridge/core/node`: re-exported so that code importing it
+ * from the CLI keeps working. New code imports it from `@openchs-bridge/core/node` (no CLI needed).
+ */
+export { type NodeListenerOptions, toNodeListener, type WebHandler } from "@openchs-bridge/core/node";
 export { type ComposedGateway, composeGateway } from "./compose";
 export {
   ConfigError,
+  type ConfigProblem,
   envSchema,
   type GatewayConfig,
   helpText,
@@ -15,7 +22,6 @@ export {
   VARIABLES,
   type VariableDoc,
 } from "./config";
-export { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-http";
 export { type LogSink, type RequestLogLine, withRequestLog } from "./request-log";
 export { type RunningGateway, startGateway } from "./serve";
 export { openStore } from "./store";

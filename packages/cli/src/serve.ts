@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { toNodeListener } from "@openchs-bridge/core/node";
 import { type ComposedGateway, composeGateway } from "./compose";
 import type { GatewayConfig } from "./config";
-import { toNodeListener } from "./node-http";
 import { type LogSink, withRequestLog } from "./request-log";
 
 export interface RunningGateway extends ComposedGateway {

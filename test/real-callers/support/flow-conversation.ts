@@ -1,4 +1,4 @@
-import type { HelplineMessageRecord } from "@openchs-bridge/sandbox";
+import type { HelplineMessageRecord } from "@openchs-bridge/simulators";
 import type { GoContext } from "../../../packages/rapidpro-adapter/src/test-support/goflow-template";
 import { eventually } from "../../reliability/support/gateway-process";
 import { FLOW_EXPORT, readAsFlow } from "./flow-webhook";

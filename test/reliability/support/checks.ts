@@ -1,4 +1,4 @@
-import type { HelplineSimulator, RapidProSimulator } from "@openchs-bridge/sandbox";
+import type { HelplineSimulator, RapidProSimulator } from "@openchs-bridge/simulators";
 import type { BridgeClient } from "./bridge-client";
 
 /** A message a test had accepted by the gateway (201, or 200 duplicate of an earlier try). */

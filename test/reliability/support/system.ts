@@ -8,7 +8,7 @@ import {
   type RapidProSimulatorOptions,
   startHelplineSimulator,
   startRapidProSimulator,
-} from "@openchs-bridge/sandbox";
+} from "@openchs-bridge/simulators";
 import { type AnswerSink, BridgeClient } from "./bridge-client";
 import { GatewayProcess } from "./gateway-process";
 

@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-http";
+import { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-listener";
 
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {

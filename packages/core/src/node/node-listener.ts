@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+// The error table and body only (pure, bundled into this entry): the rest of the core is not loaded.
+import { ERROR_STATUS, errorBody } from "../errors/bridge-error";
 
 /** The bridge's handler signature, as a Node host sees it. */
 export type WebHandler = (request: Request, info?: { remoteAddress?: string | undefined }) => Promise<Response>;
@@ -34,6 +36,11 @@ export interface NodeListenerOptions {
  * enforces its size limit while reading). The request's `signal` aborts when the client goes away
  * before the answer is complete. An answer given before the body was read is followed by a bounded
  * drain of the rest (see `DRAIN_MAX_BYTES`), then the connection is closed.
+ *
+ * Hand-written rather than `@hono/node-server`'s `getRequestListener`: that one stops draining an
+ * early-answered upload after 500 ms (`DRAIN_TIMEOUT_MS` in its listener) and closes with bytes
+ * unread, so a client still sending a slow 4 MiB body gets a reset instead of its 413. The host
+ * conformance suite's slow uploads (test/hosts/host-conformance.ts) fail on it (2.1.9) and pass here.
  */
 export function toNodeListener(handler: WebHandler, options: NodeListenerOptions = {}) {
   const limits = { maxBytes: options.drain?.maxBytes ?? DRAIN_MAX_BYTES, maxMs: options.drain?.maxMs ?? DRAIN_MAX_MS };
@@ -76,9 +83,9 @@ export function toNodeListener(handler: WebHandler, options: NodeListenerOptions
     } catch {
       body?.release();
       if (!res.headersSent) {
-        res.statusCode = 500;
+        res.statusCode = ERROR_STATUS.internal_error;
         res.setHeader("content-type", "application/json");
-        res.end('{"error":{"code":"internal_error","message":"internal error"}}');
+        res.end(JSON.stringify(errorBody("internal_error", "internal error")));
       } else res.destroy();
     }
   };

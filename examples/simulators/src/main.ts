@@ -1,5 +1,5 @@
 /**
- * `npm start` (in examples/sandbox): both simulators on loopback, the environment for
+ * `npm start` (in examples/simulators): both simulators on loopback, the environment for
  * `openchs-bridge serve`, then a live transcript until Ctrl-C.
  */
 import process from "node:process";
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   out(`#   curl -s -X POST ${rapidpro.origin}/__sim/escalate -d '{"text":"I need help"}'`);
   out(`#   curl -s -X POST ${helpline.origin}/__sim/reply -d '{"session":"<session>","text":"I am here"}'`);
   out(`#   curl -s -X POST ${helpline.origin}/__sim/faults -d '{"mode":"5xx","count":3}'`);
-  out("# (docs/sandbox.md lists every admin route and fault switch.)");
+  out("# (docs/simulators.md lists every admin route and fault switch.)");
   out("");
 
   if (config.transcript) {

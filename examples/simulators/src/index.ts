@@ -1,13 +1,15 @@
 /**
- * `@openchs-bridge/sandbox`: runnable simulators of an OpenCHS helpline and of RapidPro/Weni,
+ * `@openchs-bridge/simulators`: runnable simulators of an OpenCHS helpline and of RapidPro/Weni,
  * real loopback `node:http` servers with fault switches, for trying the bridge by hand, the
- * end-to-end demo, and reliability tests. Not published.
+ * end-to-end demo (`runDemo`, which `openchs-bridge demo` loads from here), and reliability tests.
+ * Not published.
  *
  * @packageDocumentation
  */
 
 export { adminError, adminFailure, type BridgeCallError, describeBridgeError, SimulatorError } from "./admin";
 export { type BridgeConnection, type BridgeLink, createBridgeLink, SIMULATOR_RETRY } from "./bridge-link";
+export { type DemoOptions, type DemoSummary, runDemo } from "./demo";
 export {
   createFaultSwitch,
   FAULT_MODES,

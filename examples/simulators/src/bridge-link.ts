@@ -1,5 +1,5 @@
-import type { RetryPolicy } from "@openchs-bridge/core";
-import { createOpenChsGatewayClient, type OpenChsGatewayClient } from "@openchs-bridge/openchs-client";
+import type { RetryPolicy } from "@openchs-bridge/core/upstream";
+import { type BridgeApiClient, createBridgeApiClient } from "@openchs-bridge/openchs-client";
 import { SimulatorError } from "./admin";
 
 /** Where a simulator reaches the bridge, and the consumer it logs in as at `token/`. */
@@ -24,7 +24,7 @@ export const SIMULATOR_RETRY: Partial<RetryPolicy> = { limit: 2, minDelayMs: 100
 /** A gateway client for the bridge, or a clear error when none is configured yet. */
 export interface BridgeLink {
   /** The client; throws when no bridge is configured. */
-  client(): OpenChsGatewayClient;
+  client(): BridgeApiClient;
   /** Whether a bridge is configured. */
   readonly connected: boolean;
   /** The configured API base, or undefined. */
@@ -35,7 +35,7 @@ export interface BridgeLink {
 
 /** Creates a {@link BridgeLink}, connected when `connection` is given. */
 export function createBridgeLink(who: string, connection?: BridgeConnection): BridgeLink {
-  let client: OpenChsGatewayClient | undefined;
+  let client: BridgeApiClient | undefined;
   let url: string | undefined;
   const link: BridgeLink = {
     client() {
@@ -54,7 +54,7 @@ export function createBridgeLink(who: string, connection?: BridgeConnection): Br
       return url;
     },
     connect(next) {
-      client = createOpenChsGatewayClient({
+      client = createBridgeApiClient({
         baseUrl: next.url,
         // `url` is the API base itself: no prefix under it.
         prefix: "",

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { toNodeListener } from "@openchs-bridge/cli";
+import { toNodeListener } from "@openchs-bridge/core/node";
 import { hostConformance } from "./host-conformance";
 
 hostConformance("node:http", async (bridge) => {

@@ -32,7 +32,7 @@ export interface SandboxConfig {
 }
 
 /** `--help` of `npm start`. */
-export const SANDBOX_USAGE = `Usage: npm start -- [options]   (in examples/sandbox)
+export const SANDBOX_USAGE = `Usage: npm start -- [options]   (in examples/simulators)
 
 Starts a simulated OpenCHS helpline and a simulated RapidPro/Weni on loopback, prints the
 environment for \`openchs-bridge serve\`, then a live transcript. Ctrl-C stops.

@@ -8,7 +8,7 @@ import {
   signStandardWebhook,
 } from "@openchs-bridge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { slowUpload } from "../../test/reliability/support/raw-socket";
+import { slowUpload } from "../reliability/support/raw-socket";
 
 /** A running host with the bridge mounted: `origin` like `http://127.0.0.1:PORT`. */
 export interface RunningHost {
