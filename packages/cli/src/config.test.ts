@@ -166,16 +166,63 @@ describe("loadConfig", () => {
     expect(pasted.message).not.toContain("obk_the-key");
   });
 
+  it("reports every missing or invalid variable at once, one per line, naming each and showing no value", () => {
+    const error = failure({
+      BRIDGE_STORE: "memory",
+      PORT: "SENTINEL-eighty",
+      HELPLINE_URL: "SENTINEL-not-a-url",
+      HELPLINE_USERNAME: "bridge",
+      HELPLINE_PASSWORD: "SENTINEL-password",
+      TICKETER_API_TOKEN: "SENTINEL-ticketer-token",
+      BRIDGE_LOGIN_MAX_FAILURES: "10",
+      BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS: "5",
+    });
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      "PORT",
+      "BRIDGE_CONSUMERS",
+      "HELPLINE_URL",
+      "RAPIDPRO_URL",
+      "RAPIDPRO_TOKEN",
+      "RAPIDPRO_CLOSE_FLOW",
+      "TICKETER_CALLBACK_URL",
+      "TICKETER_WEBHOOK_SECRET",
+      "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+    ]);
+    expect(error.variable).toBe("PORT");
+    const lines = error.message.split("\n");
+    expect(lines).toHaveLength(error.problems.length);
+    expect(lines.map((line) => /^[A-Z_]+/.exec(line)?.[0])).toEqual(error.problems.map((p) => p.variable));
+    expect(lines[1]).toMatch(/^BRIDGE_CONSUMERS is required: JSON/);
+    expect(error.message).not.toContain("SENTINEL");
+  });
+
   it("treats blank values as unset", () => {
     expect(loadConfig({ ...valid, PORT: "  " }).PORT).toBe(8080);
   });
 });
 
 describe("parseDotEnv", () => {
-  it("reads NAME=value lines, quotes, comments and export", () => {
+  it("reads NAME=value lines, comments and export", () => {
     expect(
-      parseDotEnv(`# comment\nPORT=9000\nexport HOST=0.0.0.0\nA="two words"\nB='x#y'\nC=value # trailing\n\nbad line`),
-    ).toEqual({ PORT: "9000", HOST: "0.0.0.0", A: "two words", B: "x#y", C: "value" });
+      parseDotEnv(
+        "# comment\nPORT=9000\nexport HOST=0.0.0.0\n  export  BRIDGE_LOG=off\nC=value # trailing\n\nbad line",
+      ),
+    ).toEqual({ PORT: "9000", HOST: "0.0.0.0", BRIDGE_LOG: "off", C: "value" });
+  });
+
+  it("takes quoted values without their quotes, even with a comment after them", () => {
+    expect(parseDotEnv("KEY=\"a b\" # note\nB='x#y'\nC=\"line 1\\nline 2\"\nD='single \\n stays'")).toEqual({
+      KEY: "a b",
+      B: "x#y",
+      C: "line 1\nline 2",
+      D: "single \\n stays",
+    });
+  });
+
+  it("keeps empty values empty (loadConfig then counts them as unset)", () => {
+    const env = parseDotEnv('EMPTY=\nQUOTED=""\nPORT=');
+    expect(env).toEqual({ EMPTY: "", QUOTED: "", PORT: "" });
+    expect(loadConfig({ ...valid, ...env }).PORT).toBe(8080);
   });
 });
 

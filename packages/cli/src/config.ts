@@ -1,3 +1,5 @@
+import { parseEnv } from "node:util";
+import { ConfigError as CoreConfigError } from "@openchs-bridge/core";
 import { z } from "zod";
 
 /** One environment variable of `openchs-bridge serve`: what `serve --help` lists. */
@@ -249,71 +251,111 @@ export const envSchema = z.object({
 /** The validated configuration: every variable, with defaults filled in. */
 export type GatewayConfig = z.output<typeof envSchema>;
 
-/** A missing or invalid variable: the message names it, and never shows a secret's value. */
-export class ConfigError extends Error {
+/** One missing or invalid variable: its name, and what is wrong (never its value). */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/**
+ * Missing or invalid variables: the message names each one, one per line, and never shows a value.
+ * `variable` is the first of them; `problems` lists them all.
+ */
+export class ConfigError extends CoreConfigError {
   override name = "ConfigError";
+  readonly problems: readonly ConfigProblem[];
   constructor(
     readonly variable: string,
     message: string,
+    problems: readonly ConfigProblem[] = [{ variable, message }],
   ) {
-    super(message);
+    // The one configuration error of the packages (core's `ConfigError`): `option` is the variable.
+    super(variable, message);
+    this.problems = problems;
   }
 }
 
-/** Reads the configuration from an environment (blank values count as unset). */
+/**
+ * Reads the configuration from an environment (blank values count as unset). Every missing or
+ * invalid variable is reported at once, so that one run of `serve` lists everything to fix.
+ */
 export function loadConfig(env: Record<string, string | undefined>): GatewayConfig {
   const cleaned = Object.fromEntries(
     VARIABLES.map((v) => [v.name, env[v.name]?.trim() === "" ? undefined : env[v.name]?.trim()]),
   );
+  const problems = [...variableProblems(cleaned), ...combinationProblems(cleaned)];
   const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const variable = String(issue.path[0] ?? "environment");
+  if (problems.length > 0 || !parsed.success) {
+    // A schema failure always has a per-variable problem; the fallback only guards that invariant.
+    const all = problems.length > 0 ? problems : [{ variable: "environment", message: "invalid environment" }];
+    throw new ConfigError(all[0]!.variable, all.map((p) => p.message).join("\n"), all);
+  }
+  return parsed.data;
+}
+
+/** Each variable checked alone against its schema: the first issue of each, in {@link VARIABLES} order. */
+function variableProblems(cleaned: Record<string, string | undefined>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const { name: variable } of VARIABLES) {
+    const result = envSchema.shape[variable as keyof typeof envSchema.shape].safeParse(cleaned[variable]);
+    if (result.success) continue;
+    const issue = result.error.issues[0]!;
     const missing = issue.code === "invalid_type" && cleaned[variable] === undefined;
     const message = missing
       ? `${variable} is required: ${describe(variable)}`
       : issue.message.includes(variable)
         ? issue.message
         : `${variable}: ${issue.message}`;
-    throw new ConfigError(variable, message);
+    problems.push({ variable, message });
   }
-  const config = parsed.data;
-  if (config.TICKETER_API_TOKEN && (!config.TICKETER_CALLBACK_URL || !config.TICKETER_WEBHOOK_SECRET)) {
-    const variable = config.TICKETER_CALLBACK_URL ? "TICKETER_WEBHOOK_SECRET" : "TICKETER_CALLBACK_URL";
-    throw new ConfigError(
-      variable,
-      `${variable} is required when TICKETER_API_TOKEN is set (style B): ${describe(variable)}`,
-    );
+  return problems;
+}
+
+/** The rules between variables; each is checked only when the variables it compares are valid alone. */
+function combinationProblems(cleaned: Record<string, string | undefined>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const valid = <K extends keyof GatewayConfig>(name: K): GatewayConfig[K] | undefined => {
+    const result = envSchema.shape[name].safeParse(cleaned[name]);
+    return result.success ? (result.data as GatewayConfig[K]) : undefined;
+  };
+  if (valid("TICKETER_API_TOKEN")) {
+    for (const variable of ["TICKETER_CALLBACK_URL", "TICKETER_WEBHOOK_SECRET"] as const) {
+      if (cleaned[variable] !== undefined) continue;
+      problems.push({
+        variable,
+        message: `${variable} is required when TICKETER_API_TOKEN is set (style B): ${describe(variable)}`,
+      });
+    }
   }
-  if (config.BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS < config.BRIDGE_LOGIN_MAX_FAILURES) {
-    throw new ConfigError(
-      "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
-      "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS must be at least BRIDGE_LOGIN_MAX_FAILURES: else one consumer's failures lock every consumer of its address out",
-    );
+  const perPair = valid("BRIDGE_LOGIN_MAX_FAILURES");
+  const perAddress = valid("BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS");
+  if (perPair !== undefined && perAddress !== undefined && perAddress < perPair) {
+    problems.push({
+      variable: "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+      message:
+        "BRIDGE_LOGIN_MAX_FAILURES_PER_ADDRESS must be at least BRIDGE_LOGIN_MAX_FAILURES: else one consumer's failures lock every consumer of its address out",
+    });
   }
-  return config;
+  return problems;
 }
 
 function describe(name: string): string {
   return VARIABLES.find((v) => v.name === name)?.description ?? "";
 }
 
-/** Parses a `.env` file: `NAME=value` lines, `#` comments, optional quotes. Existing variables win. */
+/**
+ * Parses a `.env` file with Node's own parser (the one behind `node --env-file`): `NAME=value` lines,
+ * `#` comments (also after a value), single, double and backtick quotes (`KEY="a b" # note` is `a b`),
+ * `\n` in double quotes, empty values, and an optional `export ` prefix. Existing variables win: the
+ * caller merges.
+ */
 export function parseDotEnv(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!match || line.trim().startsWith("#")) continue;
-    let value = match[2]!;
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1);
-      if (match[2]!.startsWith('"')) value = value.replace(/\\n/g, "\n");
-    } else {
-      value = value.replace(/\s+#.*$/, "");
-    }
-    out[match[1]!] = value;
-  }
-  return out;
+  // `export NAME=…` (a file written to be `source`d by a shell): the prefix is stripped here, since
+  // not every Node version of the supported range skips it.
+  const parsed = parseEnv(text.replace(/^([ \t]*)export[ \t]+/gm, "$1"));
+  return Object.fromEntries(
+    Object.entries(parsed).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 /** `serve --help`. */
@@ -327,10 +369,12 @@ export function helpText(): string {
   });
   return [
     "Usage: openchs-bridge serve",
+    "       openchs-bridge demo",
     "       openchs-bridge erase <conversation_id>…",
     "       openchs-bridge api-key [--json]",
     "       openchs-bridge dead-letters [--conversation ID] [--json]",
     "       openchs-bridge replay <id> | --all [--conversation ID]",
+    "       openchs-bridge --version",
     "",
     "serve runs the gateway, configured from the environment (a .env file in the working directory is",
     "read when present; variables already set win). erase deletes conversations, with their messages",
@@ -346,7 +390,8 @@ export function helpText(): string {
     "Variables:",
     ...lines,
     "",
-    "In the repository, `npm run demo` plays a whole conversation against simulators, and",
-    "`npm start --workspace examples/sandbox` runs the simulators for you to point this gateway at.",
+    "demo plays a whole conversation between simulated systems (in the repository, where the",
+    "simulators are; `npm run demo` there too), and `npm start --workspace examples/simulators`",
+    "runs the simulators for you to point this gateway at.",
   ].join("\n");
 }

@@ -95,7 +95,7 @@ describe("a dead letter replayed on one instance, delivered by another (PostgreS
       const sandbox = new Child(
         [
           ...FROM_SOURCE,
-          "examples/sandbox/src/main.ts",
+          "examples/simulators/src/main.ts",
           "--helpline-port",
           "0",
           "--rapidpro-port",

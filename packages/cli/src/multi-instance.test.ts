@@ -165,7 +165,7 @@ async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
     sandbox = new Child(
       [
         ...FROM_SOURCE,
-        "examples/sandbox/src/main.ts",
+        "examples/simulators/src/main.ts",
         "--helpline-port",
         "0",
         "--rapidpro-port",
