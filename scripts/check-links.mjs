@@ -9,9 +9,13 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** Top-level folders a backticked path must start with to count as a repository path. */
 const REPO_DIRS = ["packages", "examples", "test", "docs", "scripts", "bench", ".ci", ".changeset"];
+/** Files the tools write and git ignores (.gitignore): they exist only after running the tool. */
+const GENERATED = [
+  "docs/api/", // `npm run docs`
+  "bench/results.json", // `npm run bench`
+];
 /** Paths that look like ours and are not, each with why: `file` → paths. */
 const NOT_OURS = {
-  "README.md": ["docs/api/"], // written by `npm run docs`, not committed
   "docs/rapidpro.md": ["test/testdata/runner/webhook_results.json"], // a file of nyaruka/goflow
   "docs/simulators.md": ["examples/sandbox"], // the folder's former name, said as such
   "examples/simulators/README.md": ["examples/sandbox"],
@@ -84,7 +88,7 @@ export function brokenReferences(file) {
     const path = code.replace(/(:\d+(-\d+)?|#L\d+(-L\d+)?)$/, "");
     if (!REPO_DIRS.some((dir) => path.startsWith(`${dir}/`))) continue;
     if (!/^[\w./@-]+$/.test(path)) continue; // globs, placeholders (…, <name>), commands
-    if (NOT_OURS[file]?.includes(path)) continue;
+    if (NOT_OURS[file]?.includes(path) || GENERATED.some((g) => path.startsWith(g))) continue;
     if (!existsSync(join(ROOT, path))) problems.push(`${file}: \`${code}\`: no such file`);
   }
   return problems;
