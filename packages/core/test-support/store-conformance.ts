@@ -159,6 +159,26 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         });
         expect((await store.getConversation("c1"))?.version).toBe(2);
       });
+
+      it("counts conversations by state, every state present, following updates and erasure", async () => {
+        expect(await store.conversationCounts()).toEqual({ requested: 0, hunting: 0, connected: 0, closed: 0 });
+        await withConversations("r1", "r2", "h1");
+        await insertConversation({ ...conversation("c1"), state: "connected" });
+        await insertConversation({ ...conversation("x1"), state: "closed", closedAt: "2026-01-01T00:00:00.000Z" });
+        const hunting: Conversation = { ...conversation("h1"), state: "hunting", huntDeadline: T0, version: 2 };
+        expect(await store.transaction((tx) => tx.updateConversation(hunting, 1))).toBe(true);
+        expect(await store.conversationCounts()).toEqual({ requested: 2, hunting: 1, connected: 1, closed: 1 });
+
+        // A rolled-back transaction counts for nothing; an erased conversation leaves its state's count.
+        await store
+          .transaction(async (tx) => {
+            await tx.insertConversation(conversation("rolled-back"));
+            throw new Error("abort");
+          })
+          .catch(() => undefined);
+        expect(await store.deleteConversation("r2")).toBe(true);
+        expect(await store.conversationCounts()).toEqual({ requested: 1, hunting: 1, connected: 1, closed: 1 });
+      });
     });
 
     describe("messages", () => {
@@ -446,6 +466,30 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         await store.transaction((tx) => tx.deleteJob(a.id));
         const b = await enqueue(newJob("c1"));
         expect(b.id).toBeGreaterThan(a.id);
+      });
+
+      it("keeps a job's trace context through claim, reschedule, dead letter and revival", async () => {
+        await withConversations("c1");
+        const traceContext = {
+          traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+          tracestate: "vendor=opaque",
+        };
+        const job = await enqueue(newJob("c1", { traceContext }));
+        expect(job.traceContext).toStrictEqual(traceContext);
+        const [claimed] = await claim(T0);
+        expect(claimed?.traceContext).toStrictEqual(traceContext);
+        await store.transaction((tx) => tx.rescheduleJob(job.id, 1, T0, { lastError: { code: "timeout" } }));
+        expect((await store.pendingJobs("c1"))[0]?.traceContext).toStrictEqual(traceContext);
+        await store.transaction((tx) =>
+          tx.deadLetterJob(job.id, { attempts: 2, deadAt: T0 + 1, lastError: { code: "timeout" } }),
+        );
+        expect((await store.listDeadLetters({ limit: 1 })).jobs[0]?.traceContext).toStrictEqual(traceContext);
+        await store.transaction((tx) => tx.reviveJob(job.id, T0 + 2, T0 + 2));
+        expect((await claim(T0 + 2))[0]?.traceContext).toStrictEqual(traceContext);
+        // A job queued while tracing was off has none.
+        const plain = await enqueue(newJob("c1", { lane: "chatbot" }));
+        expect((await store.pendingJobs("c1", "chatbot"))[0]).toStrictEqual(plain);
+        expect(plain.traceContext).toBeUndefined();
       });
 
       it("claims only the oldest job of a lane, and the next one once the first is gone", async () => {
@@ -783,6 +827,44 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         expect(await store.nextJobDueAt()).toBe(T0 + 30_000); // the claimed head's lease, then the not-due heads
         expect(await store.outboxStats(T0)).toMatchObject({ pending: lanes * (perLane + 1) + 1, deadLetters: 0 });
       }, 60_000);
+    });
+
+    describe("recent conversations", () => {
+      const at = (id: string, updatedAt: string): Conversation => ({ ...conversation(id), updatedAt });
+
+      it("lists the most recently updated first, up to the limit, each with its messages by status", async () => {
+        await insertConversation(at("old", "2026-01-01T00:00:01.000Z"));
+        await insertConversation(at("new", "2026-01-01T00:00:03.000Z"));
+        await insertConversation(at("mid", "2026-01-01T00:00:02.000Z"));
+        await insertMessage(newMessage("new", "m1"));
+        await insertMessage({ ...newMessage("new", "m2"), status: "failed" });
+        await insertMessage({ ...newMessage("new", "m3"), status: "failed" });
+        await insertMessage({ ...newMessage("old", "m1"), status: "delivered" });
+
+        const recent = await store.recentConversations(2);
+        expect(recent.map((r) => r.conversation.id)).toEqual(["new", "mid"]);
+        expect(recent[0]?.conversation).toStrictEqual(at("new", "2026-01-01T00:00:03.000Z"));
+        expect(recent[0]?.messageCounts).toEqual({ accepted: 1, sent: 0, delivered: 0, read: 0, failed: 2 });
+        expect(recent[1]?.messageCounts).toEqual({ accepted: 0, sent: 0, delivered: 0, read: 0, failed: 0 });
+        expect((await store.recentConversations(10)).map((r) => r.conversation.id)).toEqual(["new", "mid", "old"]);
+      });
+
+      it("follows updates: an updated conversation moves to the top; equal times order by id, highest first", async () => {
+        await insertConversation(at("a", "2026-01-01T00:00:05.000Z"));
+        await insertConversation(at("b", "2026-01-01T00:00:05.000Z"));
+        await insertConversation(at("c", "2026-01-01T00:00:09.000Z"));
+        expect((await store.recentConversations(10)).map((r) => r.conversation.id)).toEqual(["c", "b", "a"]);
+        const touched: Conversation = { ...at("a", "2026-01-01T00:00:10.000Z"), state: "connected", version: 2 };
+        expect(await store.transaction((tx) => tx.updateConversation(touched, 1))).toBe(true);
+        const recent = await store.recentConversations(10);
+        expect(recent.map((r) => r.conversation.id)).toEqual(["a", "c", "b"]);
+        expect(recent[0]?.conversation.state).toBe("connected");
+      });
+
+      it("answers an empty list for an empty store and rejects a limit that is not a positive integer", async () => {
+        expect(await store.recentConversations(5)).toEqual([]);
+        await expect(store.recentConversations(0)).rejects.toThrow();
+      });
     });
 
     describe("hunts", () => {

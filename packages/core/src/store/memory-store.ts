@@ -2,6 +2,8 @@ import type { Conversation, Message, MessageDirection, OutboxJob, OutboxLane, St
 import { StoreConflictError, StoreUnavailableError } from "./errors";
 import type {
   ClaimQuery,
+  ConversationCounts,
+  ConversationSummary,
   DeadLetterPage,
   DeadLetterQuery,
   ListMessagesQuery,
@@ -19,6 +21,8 @@ import {
   assertPositiveInteger,
   compareDeadLetters,
   createSerialQueue,
+  emptyConversationCounts,
+  emptyMessageCounts,
   isDead,
 } from "./store-checks";
 
@@ -401,6 +405,27 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           }
         }
         return { pending: count, oldestPendingAt, deadLetters };
+      }),
+
+    conversationCounts: () =>
+      op((): ConversationCounts => {
+        const counts = emptyConversationCounts();
+        for (const conversation of conversations.values()) counts[conversation.state]++;
+        return counts;
+      }),
+
+    // A scan: the memory store is for tests and demos; the durable stores read an index.
+    recentConversations: (limit) =>
+      op((): ConversationSummary[] => {
+        assertPositiveInteger(limit, "limit");
+        const recent = [...conversations.values()]
+          .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt) || compareStrings(b.id, a.id))
+          .slice(0, limit);
+        return recent.map((conversation) => {
+          const messageCounts = emptyMessageCounts();
+          for (const m of messages.values()) if (m.conversationId === conversation.id) messageCounts[m.status]++;
+          return { conversation: copy(conversation), messageCounts };
+        });
       }),
 
     dueHunts: (now, limit) =>

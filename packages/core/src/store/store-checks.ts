@@ -1,5 +1,5 @@
-import type { Conversation, OutboxJob } from "../domain/model";
-import type { ClaimQuery } from "./store";
+import type { Conversation, ConversationState, MessageStatus, OutboxJob } from "../domain/model";
+import type { ClaimQuery, ConversationCounts } from "./store";
 
 /** Argument checks every `Store` implementation applies the same way. */
 
@@ -12,6 +12,24 @@ export function assertClaimQuery(query: ClaimQuery): void {
   if (!Number.isFinite(query.now)) throw new RangeError("now must be a finite number");
   if (!Number.isFinite(query.leaseMs) || query.leaseMs <= 0) throw new RangeError("leaseMs must be positive");
   if (query.owner === "") throw new RangeError("owner must not be empty");
+}
+
+/** Every conversation state, in lifecycle order. */
+export const CONVERSATION_STATES: readonly ConversationState[] = ["requested", "hunting", "connected", "closed"];
+
+/** Counts with every state at 0, to fill in from a `GROUP BY state` (which omits empty states). */
+export function emptyConversationCounts(): ConversationCounts {
+  return { requested: 0, hunting: 0, connected: 0, closed: 0 };
+}
+
+/** Adds one `GROUP BY state` row; a state the bridge does not know (a newer schema) is ignored. */
+export function addConversationCount(counts: ConversationCounts, state: string, n: number | string): void {
+  if (Object.hasOwn(counts, state)) counts[state as ConversationState] += Number(n);
+}
+
+/** Message counts with every status at 0, to fill in from a `GROUP BY status` (recentConversations). */
+export function emptyMessageCounts(): Record<MessageStatus, number> {
+  return { accepted: 0, sent: 0, delivered: 0, read: 0, failed: 0 };
 }
 
 /** A dead-lettered job (absent state = pending). */

@@ -1,7 +1,9 @@
 import type {
   Conversation,
+  ConversationState,
   Message,
   MessageDirection,
+  MessageStatus,
   OutboxJob,
   OutboxJobError,
   OutboxLane,
@@ -64,6 +66,16 @@ export interface OutboxStats {
   oldestPendingAt?: number | undefined;
   /** Dead-lettered jobs. */
   deadLetters: number;
+}
+
+/** How many conversations are in each state; every state is present (0 when none). */
+export type ConversationCounts = Record<ConversationState, number>;
+
+/** A conversation with how many of its messages are in each status (the console's recent list). */
+export interface ConversationSummary {
+  conversation: Conversation;
+  /** Every status is present (0 when none). */
+  messageCounts: Record<MessageStatus, number>;
 }
 
 export interface PurgeResult {
@@ -187,6 +199,17 @@ export interface Store {
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage>;
   /** Counts for readiness and metrics; cheap (indexed). `now` is the caller's clock (epoch ms). */
   outboxStats(now: number): Promise<OutboxStats>;
+  /**
+   * Conversations by state, for metrics and the console; cheap (answered from an index on `state`,
+   * not by reading every conversation).
+   */
+  conversationCounts(): Promise<ConversationCounts>;
+
+  /**
+   * The `limit` most recently updated conversations, newest `updatedAt` first (then highest id), each
+   * with its messages counted by status; from an index on the update time, not a table scan.
+   */
+  recentConversations(limit: number): Promise<ConversationSummary[]>;
 
   /** Conversations in `hunting` whose `huntDeadline <= now`, oldest deadline first. */
   dueHunts(now: number, limit: number): Promise<Conversation[]>;

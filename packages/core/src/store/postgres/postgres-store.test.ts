@@ -220,6 +220,23 @@ describePostgres("PostgreSQL store", () => {
       }
     });
 
+    it("counts conversations by state from the state index (an index-only scan), not the table", async () => {
+      await open().ready();
+      const client = await adminPool().connect();
+      try {
+        await client.query("SET enable_seqscan = off");
+        const { rows } = await client.query<{ "QUERY PLAN": string }>(
+          `EXPLAIN SELECT state, count(*) AS count FROM ${schema}.conversations GROUP BY state`,
+        );
+        const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+        expect(plan).toMatch(/Index Only Scan using conversations_state/);
+        expect(plan).not.toMatch(/Seq Scan/);
+      } finally {
+        await client.query("RESET enable_seqscan");
+        client.release();
+      }
+    });
+
     it("wakes other instances when a dead job is revived, so one of them delivers it", async () => {
       const a = open({ notifyIntervalMs: 60_000 });
       const b = open();

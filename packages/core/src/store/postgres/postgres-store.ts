@@ -15,7 +15,7 @@ import {
 } from "@openchs-bridge/core";
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 // Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
-import type { DeadLetterPage, OutboxStats, PurgeResult } from "../store";
+import type { ConversationCounts, ConversationSummary, DeadLetterPage, OutboxStats, PurgeResult } from "../store";
 import { createJobListener } from "./job-listener";
 import { migrate } from "./schema";
 
@@ -286,8 +286,8 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
 
       insertConversation: async (c) => {
         const { rowCount } = await q(
-          `INSERT INTO conversations (id, state, hunt_deadline, closed_at_ms, version, data)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+          `INSERT INTO conversations (id, state, hunt_deadline, closed_at_ms, version, data, updated_at_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
           [c.id, ...conversationColumns(c)],
         );
         // A concurrent insert of the same id waits for the first to commit, then does nothing.
@@ -300,8 +300,9 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
           throw new Error("updateConversation: conversation.version must be expectedVersion + 1");
         }
         const { rowCount } = await q(
-          `UPDATE conversations SET state = $1, hunt_deadline = $2, closed_at_ms = $3, version = $4, data = $5
-           WHERE id = $6 AND version = $7`,
+          `UPDATE conversations SET state = $1, hunt_deadline = $2, closed_at_ms = $3, version = $4, data = $5,
+             updated_at_ms = $6
+           WHERE id = $7 AND version = $8`,
           [...conversationColumns(c), c.id, expectedVersion],
         );
         if (!rowCount) return false;
@@ -649,6 +650,47 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
       };
     },
 
+    conversationCounts: async (): Promise<ConversationCounts> => {
+      // An index-only scan of conversations_state (migration 3); GROUP BY omits empty states.
+      const { rows } = await query<{ state: string; count: string }>(
+        "SELECT state, count(*) AS count FROM conversations GROUP BY state",
+      );
+      const counts: ConversationCounts = { requested: 0, hunting: 0, connected: 0, closed: 0 };
+      for (const row of rows) {
+        if (Object.hasOwn(counts, row.state)) counts[row.state as keyof ConversationCounts] += Number(row.count);
+      }
+      return counts;
+    },
+
+    recentConversations: async (limit): Promise<ConversationSummary[]> => {
+      assertPositiveInteger(limit, "limit");
+      // Read backwards from conversations_updated (migration 4); the counts from messages_conversation_seq.
+      const { rows } = await query<{ id: string; data: string }>(
+        "SELECT id, data FROM conversations ORDER BY updated_at_ms DESC, id DESC LIMIT $1",
+        [limit],
+      );
+      const counts = await query<{ conversation_id: string; status: string; n: string }>(
+        `SELECT conversation_id, data::json ->> 'status' AS status, count(*) AS n FROM messages
+         WHERE conversation_id = ANY($1) GROUP BY conversation_id, status`,
+        [rows.map((row) => row.id)],
+      );
+      return rows.map((row) => {
+        const messageCounts: ConversationSummary["messageCounts"] = {
+          accepted: 0,
+          sent: 0,
+          delivered: 0,
+          read: 0,
+          failed: 0,
+        };
+        for (const count of counts.rows) {
+          if (count.conversation_id === row.id && Object.hasOwn(messageCounts, count.status)) {
+            messageCounts[count.status as keyof typeof messageCounts] += Number(count.n);
+          }
+        }
+        return { conversation: decodeConversation(row), messageCounts };
+      });
+    },
+
     dueHunts: async (now, limit) => {
       assertPositiveInteger(limit, "limit");
       const { rows } = await query<{ data: string }>(
@@ -917,7 +959,15 @@ interface TokenRow {
  */
 function conversationColumns(c: Conversation): unknown[] {
   const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
-  return [c.state, c.huntDeadline ?? null, Number.isNaN(closedAtMs) ? null : closedAtMs, c.version, JSON.stringify(c)];
+  const updatedAtMs = Date.parse(c.updatedAt);
+  return [
+    c.state,
+    c.huntDeadline ?? null,
+    Number.isNaN(closedAtMs) ? null : closedAtMs,
+    c.version,
+    JSON.stringify(c),
+    Number.isNaN(updatedAtMs) ? null : updatedAtMs,
+  ];
 }
 
 function decodeConversation(row: { data: string }): Conversation {

@@ -86,6 +86,20 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_dead ON jobs (dead_at, id) WHERE state = 'dead';
   CREATE INDEX jobs_dead_conversation ON jobs (conversation_id, dead_at, id) WHERE state = 'dead';
   `,
+  // 3: conversations by state (metrics, console). The count per state is an index-only scan of this
+  // index, never a read of the rows and their JSON.
+  `
+  CREATE INDEX conversations_state ON conversations (state);
+  `,
+  // 4: recent conversations (the console), newest update first: updated_at_ms (the conversation's
+  // updatedAt) read backwards from its index. Existing conversations get theirs from the JSON (an ISO
+  // updatedAt only, always what the bridge wrote; anything else stays NULL).
+  `
+  ALTER TABLE conversations ADD COLUMN updated_at_ms double precision;
+  UPDATE conversations SET updated_at_ms = round(extract(epoch FROM (data::json ->> 'updatedAt')::timestamptz) * 1000)
+  WHERE (data::json ->> 'updatedAt') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$';
+  CREATE INDEX conversations_updated ON conversations (updated_at_ms, id);
+  `,
 ];
 
 /** The advisory lock every migrating instance takes: one namespace for this package, one key per schema. */

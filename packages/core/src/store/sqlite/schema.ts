@@ -80,6 +80,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_dead ON jobs (dead_at, id) WHERE state = 'dead';
   CREATE INDEX jobs_dead_conversation ON jobs (conversation_id, dead_at, id) WHERE state = 'dead';
   `,
+  // 3: conversations by state (metrics, console). A covering index: the count per state is read
+  // from the index alone, never from the rows and their JSON.
+  `
+  CREATE INDEX conversations_state ON conversations (state);
+  `,
+  // 4: recent conversations (the console), newest update first: `updated_at_ms` (the conversation's
+  // `updatedAt`) read backwards from its index. Existing conversations get theirs from the JSON.
+  `
+  ALTER TABLE conversations ADD COLUMN updated_at_ms INTEGER;
+  UPDATE conversations SET updated_at_ms =
+    CAST(ROUND((julianday(json_extract(data, '$.updatedAt')) - 2440587.5) * 86400000.0) AS INTEGER);
+  CREATE INDEX conversations_updated ON conversations (updated_at_ms, id);
+  `,
 ];
 
 /**

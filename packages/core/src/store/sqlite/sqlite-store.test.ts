@@ -159,6 +159,51 @@ describe("createSqliteStore", () => {
     expect(ofOne).not.toMatch(/TEMP B-TREE/);
   });
 
+  it("counts conversations by state from the covering index, never reading the conversations' rows", () => {
+    open();
+    const plan = raw()
+      .prepare("EXPLAIN QUERY PLAN SELECT state, COUNT(*) AS count FROM conversations GROUP BY state")
+      .all()
+      .map((r) => String(r.detail))
+      .join("\n");
+    expect(plan).toMatch(/USING COVERING INDEX conversations_state/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("lists recent conversations by reading conversations_updated backwards, never sorting the table", () => {
+    open();
+    const plan = raw()
+      .prepare("EXPLAIN QUERY PLAN SELECT data FROM conversations ORDER BY updated_at_ms DESC, id DESC LIMIT 20")
+      .all()
+      .map((r) => String(r.detail))
+      .join("\n");
+    expect(plan).toMatch(/USING INDEX conversations_updated/);
+    expect(plan).not.toMatch(/TEMP B-TREE/);
+  });
+
+  it("migrates a version-3 database: its conversations get updated_at_ms from their JSON, listed newest first", async () => {
+    const v3 = new DatabaseSync(path);
+    for (const migration of MIGRATIONS.slice(0, 3)) v3.exec(migration);
+    v3.exec("PRAGMA user_version = 3");
+    for (const [id, updatedAt] of [
+      ["older", "2026-01-01T00:00:01.250Z"],
+      ["newer", "2026-01-01T00:00:02.500Z"],
+    ] as const) {
+      v3.prepare("INSERT INTO conversations (id, state, version, data) VALUES (?, 'requested', 1, ?)").run(
+        id,
+        JSON.stringify({ ...conversation(id), updatedAt }),
+      );
+    }
+    v3.close();
+
+    const store = open();
+    expect(raw().prepare("SELECT id, updated_at_ms FROM conversations ORDER BY id").all()).toEqual([
+      { id: "newer", updated_at_ms: Date.parse("2026-01-01T00:00:02.500Z") },
+      { id: "older", updated_at_ms: Date.parse("2026-01-01T00:00:01.250Z") },
+    ]);
+    expect((await store.recentConversations(10)).map((r) => r.conversation.id)).toEqual(["newer", "older"]);
+  });
+
   it("migrates a version-1 database: its jobs pending, each lane's oldest the head, and the claim takes the heads", async () => {
     // A database as version 1 of the schema left it, with two lanes of queued jobs.
     const v1 = new DatabaseSync(path);

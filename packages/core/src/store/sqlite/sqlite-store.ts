@@ -15,8 +15,15 @@ import {
   StoreUnavailableError,
 } from "@openchs-bridge/core";
 // Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
-import type { DeadLetterPage, OutboxStats, PurgeResult } from "../store";
-import { assertClaimQuery, assertPositiveInteger, createSerialQueue } from "../store-checks";
+import type { ConversationCounts, ConversationSummary, DeadLetterPage, OutboxStats, PurgeResult } from "../store";
+import {
+  addConversationCount,
+  assertClaimQuery,
+  assertPositiveInteger,
+  createSerialQueue,
+  emptyConversationCounts,
+  emptyMessageCounts,
+} from "../store-checks";
 import { migrate } from "./schema";
 
 /** Options of {@link createSqliteStore}. */
@@ -514,6 +521,30 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
         };
       }),
 
+    conversationCounts: () =>
+      op((): ConversationCounts => {
+        const counts = emptyConversationCounts();
+        for (const row of statements.countConversations.all()) {
+          addConversationCount(counts, String(row.state), Number(row.count));
+        }
+        return counts;
+      }),
+
+    recentConversations: (limit) =>
+      op((): ConversationSummary[] => {
+        assertPositiveInteger(limit, "limit");
+        return statements.recentConversations.all(limit).map((row) => {
+          const conversation = decodeConversation(row);
+          const messageCounts = emptyMessageCounts();
+          for (const count of statements.messageStatusCounts.all(conversation.id)) {
+            const status = String(count.status);
+            if (Object.hasOwn(messageCounts, status))
+              messageCounts[status as keyof typeof messageCounts] += Number(count.n);
+          }
+          return { conversation, messageCounts };
+        });
+      }),
+
     dueHunts: (now, limit) =>
       op(() => {
         assertPositiveInteger(limit, "limit");
@@ -646,10 +677,11 @@ function prepareStatements(db: DatabaseSync) {
 
     getConversation: p("SELECT data FROM conversations WHERE id = ?"),
     insertConversation: p(
-      "INSERT INTO conversations (id, state, hunt_deadline, closed_at_ms, version, data) VALUES (?, ?, ?, ?, ?, ?)",
+      `INSERT INTO conversations (id, state, hunt_deadline, closed_at_ms, version, data, updated_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateConversation: p(
-      `UPDATE conversations SET state = ?, hunt_deadline = ?, closed_at_ms = ?, version = ?, data = ?
+      `UPDATE conversations SET state = ?, hunt_deadline = ?, closed_at_ms = ?, version = ?, data = ?, updated_at_ms = ?
        WHERE id = ? AND version = ?`,
     ),
     dueHunts: p(
@@ -657,6 +689,12 @@ function prepareStatements(db: DatabaseSync) {
        ORDER BY hunt_deadline, id LIMIT ?`,
     ),
     nextHuntDeadline: p("SELECT MIN(hunt_deadline) AS at FROM conversations WHERE state = 'hunting'"),
+    // Read backwards from conversations_updated (migration 4); the counts from messages_conversation_seq.
+    recentConversations: p("SELECT data FROM conversations ORDER BY updated_at_ms DESC, id DESC LIMIT ?"),
+    messageStatusCounts: p(
+      `SELECT json_extract(data, '$.status') AS status, COUNT(*) AS n FROM messages WHERE conversation_id = ?
+       GROUP BY status`,
+    ),
     deleteConversation: p("DELETE FROM conversations WHERE id = ?"),
     // Retention never drops what is still on its way: a closed conversation with a pending job stays.
     purgeClosedBefore: p(
@@ -764,6 +802,8 @@ function prepareStatements(db: DatabaseSync) {
     // Each from its partial index (jobs_pending_created, jobs_dead): a count of the index and a min probe.
     countPending: p("SELECT COUNT(*) AS count, MIN(created_at_ms) AS oldest FROM jobs WHERE state = 'pending'"),
     countDead: p("SELECT COUNT(*) AS count FROM jobs WHERE state = 'dead'"),
+    // From the covering index conversations_state alone (migration 3).
+    countConversations: p("SELECT state, COUNT(*) AS count FROM conversations GROUP BY state"),
 
     putToken: p(
       `INSERT INTO tokens (hash, consumer, expires_at, revoked, created_at) VALUES (?, ?, ?, ?, ?)
@@ -784,7 +824,15 @@ function prepareStatements(db: DatabaseSync) {
  */
 function conversationColumns(c: Conversation): SQLInputValue[] {
   const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
-  return [c.state, c.huntDeadline ?? null, Number.isNaN(closedAtMs) ? null : closedAtMs, c.version, JSON.stringify(c)];
+  const updatedAtMs = Date.parse(c.updatedAt);
+  return [
+    c.state,
+    c.huntDeadline ?? null,
+    Number.isNaN(closedAtMs) ? null : closedAtMs,
+    c.version,
+    JSON.stringify(c),
+    Number.isNaN(updatedAtMs) ? null : updatedAtMs,
+  ];
 }
 
 function decodeConversation(row: Row): Conversation {
