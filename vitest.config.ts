@@ -12,6 +12,7 @@ const alias = [
   { find: /^@openchs-bridge\/core\/postgres$/, replacement: src("core", "postgres") },
   { find: /^@openchs-bridge\/core\/node$/, replacement: src("core", "node/index") },
   { find: /^@openchs-bridge\/core\/upstream$/, replacement: src("core", "upstream/index") },
+  { find: /^@openchs-bridge\/core\/prometheus$/, replacement: src("core", "prometheus/index") },
   { find: /^@openchs-bridge\/openchs-client$/, replacement: src("openchs-client") },
   { find: /^@openchs-bridge\/rapidpro-adapter$/, replacement: src("rapidpro-adapter") },
   { find: /^@openchs-bridge\/cli$/, replacement: src("cli") },
@@ -90,6 +91,21 @@ const realCallers = {
   },
 };
 
+/**
+ * The operator console in a real browser (test/console): Debian's chromium driven by playwright-core,
+ * against the real gateway process. Skipped, visibly, where /usr/bin/chromium is missing; fails in CI.
+ */
+const consoleBrowser = {
+  resolve: { alias },
+  test: {
+    name: "console",
+    root: "./test/console",
+    include: ["**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+  },
+};
+
 export default defineConfig({
   test: {
     projects: [
@@ -102,6 +118,7 @@ export default defineConfig({
       simulators,
       reliability,
       realCallers,
+      consoleBrowser,
     ],
     coverage: {
       provider: "v8",

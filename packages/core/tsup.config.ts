@@ -8,8 +8,17 @@ export default defineConfig({
   // `node/index` (`@openchs-bridge/core/node`, the node:http adapter, built to dist/node/) bundles only
   // the core's error table (pure): Node hosts use it without loading the rest. `upstream/index`
   // (`@openchs-bridge/core/upstream`, the clients' HTTP toolkit) takes the core's errors by package name.
-  entry: ["src/index.ts", "src/sqlite.ts", "src/postgres.ts", "src/node/index.ts", "src/upstream/index.ts"],
-  external: ["@openchs-bridge/core", "node:sqlite", "pg"],
+  // `prometheus/index` (`@openchs-bridge/core/prometheus`, Node-only) bundles the core's pure label
+  // helpers and takes `prom-client`, an optional peer, from the host (one registry class).
+  entry: [
+    "src/index.ts",
+    "src/sqlite.ts",
+    "src/postgres.ts",
+    "src/node/index.ts",
+    "src/upstream/index.ts",
+    "src/prometheus/index.ts",
+  ],
+  external: ["@openchs-bridge/core", "node:sqlite", "pg", "prom-client"],
   // Keep `node:` specifiers: `node:sqlite` exists only with its prefix ("sqlite" would be an npm package).
   removeNodeProtocol: false,
   format: ["esm", "cjs"],

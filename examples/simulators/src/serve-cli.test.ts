@@ -107,7 +107,12 @@ describe("openchs-bridge serve against the simulators", () => {
     const requests = lines.filter((l) => "status" in l && "path" in l);
     expect(requests.length).toBeGreaterThanOrEqual(6);
     // The client address is personal data: request lines carry it only when text logging is on.
-    for (const r of requests) expect(Object.keys(r).sort()).toEqual(["method", "ms", "path", "status", "time"]);
+    for (const r of requests) {
+      expect(Object.keys(r).sort()).toEqual(["level", "method", "ms", "msg", "path", "status", "time"]);
+    }
+    // Leveled (BRIDGE_LOG_LEVEL, default info): every line has a level name.
+    expect(new Set(lines.map((l) => l.level))).toContain("info");
+    expect(lines.every((l) => ["info", "warn", "error"].includes(l.level as string))).toBe(true);
     expect(requests.map((r) => r.path)).toContain(`/api/chat/${session}/close/`);
     expect(lines.at(-1)).toMatchObject({ event: "stopped" });
     const everything = gateway.output.stdout + gateway.output.stderr;

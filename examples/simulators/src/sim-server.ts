@@ -30,6 +30,8 @@ export interface RequestRecord {
   status: number | null;
   /** The fault applied, if any. */
   fault?: FaultHit["mode"] | undefined;
+  /** The W3C `traceparent` the caller sent, if any: shows which trace an upstream call belongs to. */
+  traceparent?: string | undefined;
 }
 
 /** Options of {@link startSimServer}. */
@@ -76,7 +78,14 @@ export async function startSimServer(options: SimServerOptions): Promise<SimServ
     const path = url.pathname;
     const hit = options.faults.pick(method, path);
     const record = (status: number | null) =>
-      options.onRequest?.({ at: Date.now(), method, path, status, fault: hit?.mode });
+      options.onRequest?.({
+        at: Date.now(),
+        method,
+        path,
+        status,
+        fault: hit?.mode,
+        ...(typeof req.headers.traceparent === "string" ? { traceparent: req.headers.traceparent } : {}),
+      });
 
     if (hit?.mode === "drop") {
       req.socket.destroy();

@@ -2,10 +2,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { apiKeyText, newApiKey } from "./api-key";
 import { ConfigError, helpText, loadConfig, parseDotEnv } from "./config";
 import { deadLettersCommand } from "./dead-letters-command";
+import { createLogger, logBridgeEvents } from "./logger";
 import type { CommandIo } from "./operator-bridge";
 import { replayCommand } from "./replay-command";
-import { startGateway } from "./serve";
+import { describeFailure, startGateway } from "./serve";
 import { openStore } from "./store";
+import { startTracing } from "./tracing";
 
 /**
  * The commands of `openchs-bridge`, loaded by bin.ts once the Node version is known to be recent
@@ -72,66 +74,64 @@ function apiKey(flags: string[]): void {
   process.stdout.write(`${flags.includes("--json") ? JSON.stringify(made) : apiKeyText(made)}\n`);
 }
 
-/** The level of each event line; the others are `info`. */
-const EVENT_LEVELS: Record<string, "warn" | "error"> = {
-  "auth.failure": "warn",
-  "conversation.unavailable_notice": "warn",
-  "delivery.dead_letter": "error",
-  error: "error",
-};
-
 async function serve(): Promise<void> {
   const config = loadConfig(environment());
-  const line = (event: string, extra: Record<string, unknown> = {}) =>
-    process.stdout.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level: EVENT_LEVELS[event] ?? "info", event, ...extra })}\n`,
-    );
+  // One logger for the whole process: request lines, bridge events, start and stop (logger.ts).
+  const logger = createLogger({ level: config.BRIDGE_LOG_LEVEL, includeText: config.BRIDGE_LOG_TEXT });
+  // OpenTelemetry, when OTEL_* asks for it (tracing.ts): registered before the first request.
+  const tracing = await startTracing(environment());
   // Listen before the background work starts: a hunting deadline that passed while the gateway was
   // down fires during the start itself, and must be logged like any other.
   const gateway = await startGateway(config, {
+    logger,
     onComposed({ bridge }) {
-      // auth.failure: refused logins (username only when it is a configured consumer) and refused
-      // credentials; never a password or token, and the client address only when text is on.
-      const logged = [
-        "auth.failure",
-        "conversation.closed",
-        "conversation.unavailable_notice",
-        "dead_letter.replayed",
-        "delivery.dead_letter",
-        "hunt.timeout",
-        "retention.purged",
-        "tokens.purged",
-        "error",
-      ] as const;
-      for (const name of logged) {
-        bridge.events.on(name, (payload: unknown) => line(name, { payload }));
-      }
+      logBridgeEvents(bridge.events, logger, { includeText: config.BRIDGE_LOG_TEXT });
     },
   });
-  line("listening", { url: gateway.url, store: gateway.storeDescription });
+  logger.info({ event: "listening", url: gateway.url, store: gateway.storeDescription }, "listening");
+  logger.debug(
+    {
+      event: "config",
+      log_level: config.BRIDGE_LOG_LEVEL,
+      text: config.BRIDGE_LOG_TEXT,
+      request_log: config.BRIDGE_LOG,
+    },
+    "config",
+  );
   // SIGTERM: ready answers 503 and the listener closes at once; deliveries in flight get
   // BRIDGE_SHUTDOWN_S to finish (the rest stay queued); exit 0. A second signal kills at once.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
-      const done = gateway.shutdown();
-      line("shutting down", { signal, ready: "stopping", grace_s: config.BRIDGE_SHUTDOWN_S });
+      const done = shutdownAll(gateway.shutdown(), tracing);
+      logger.info(
+        { event: "shutting down", signal, ready: "stopping", grace_s: config.BRIDGE_SHUTDOWN_S },
+        "shutting down",
+      );
       done.then(
         () => {
-          line("stopped");
+          logger.info({ event: "stopped" }, "stopped");
           process.exit(0);
         },
         (error: unknown) => {
-          // Never silent: what failed (messages only, which hold no secret), then exit 1.
+          // Never silent: what failed (the bridge's own messages, which hold no secret), then exit 1.
           const errors = error instanceof AggregateError ? error.errors : [error];
-          const reasons = errors.map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
-          process.stdout.write(
-            `${JSON.stringify({ time: new Date().toISOString(), level: "error", event: "shutdown.failed", reasons })}\n`,
-          );
+          logger.error({ event: "shutdown.failed", reasons: errors.map(describeFailure) }, "shutdown.failed");
           process.exit(1);
         },
       );
     });
   }
+}
+
+/**
+ * The gateway's shutdown, then the tracer's (so the spans of deliveries that finished during the
+ * grace are exported too); both run, and every failure is reported together.
+ */
+async function shutdownAll(gateway: Promise<void>, tracing: { shutdown(): Promise<void> } | undefined) {
+  const failures: unknown[] = [];
+  await gateway.catch((error: unknown) => failures.push(...(error instanceof AggregateError ? error.errors : [error])));
+  await tracing?.shutdown().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw new AggregateError(failures, "the gateway did not shut down cleanly");
 }
 
 /**

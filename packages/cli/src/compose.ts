@@ -1,4 +1,5 @@
 import { type Bridge, type Clock, createBridge, type Store } from "@openchs-bridge/core";
+import { prometheusExporter } from "@openchs-bridge/core/prometheus";
 import { createOpenChsHelplineClient, createOpenChsHelplineTarget } from "@openchs-bridge/openchs-client";
 import {
   createRapidProChatbotTarget,
@@ -118,6 +119,12 @@ export function composeGateway(
       ? { retention: { closedAfterDays: config.BRIDGE_RETENTION_DAYS } }
       : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
+    // GET {base}metrics, with prom-client's process and Node.js metrics in the bridge's own registry.
+    ...(config.BRIDGE_METRICS_TOKEN
+      ? { metrics: { token: config.BRIDGE_METRICS_TOKEN, exporter: prometheusExporter() } }
+      : {}),
+    // BRIDGE_LOG_TEXT: text (and client addresses) in events, hence in logs and admin answers.
+    events: { includeText: config.BRIDGE_LOG_TEXT },
   });
   return { bridge, store: opened.store, storeDescription: opened.description };
 }

@@ -122,6 +122,23 @@ export const VARIABLES: VariableDoc[] = [
   { name: "TICKETER_WEBHOOK_SECRET", description: "style B: HMAC secret for signing callbacks", secret: true },
   { name: "BRIDGE_LOG", description: "request log: json (one line per request), or off", default: "json" },
   {
+    name: "BRIDGE_METRICS_TOKEN",
+    description:
+      "turns on GET {base}metrics (Prometheus text format) for a scraper sending this Bearer token; unset: 404",
+    secret: true,
+  },
+  {
+    name: "BRIDGE_LOG_LEVEL",
+    description: "least severe log line written: debug, info, warn or error (JSON lines on stdout)",
+    default: "info",
+  },
+  {
+    name: "BRIDGE_LOG_TEXT",
+    description:
+      "true: message text, free-text reasons, client addresses and upstream error messages appear in events and logs (personal data); false: never",
+    default: "false",
+  },
+  {
     name: "BRIDGE_SHUTDOWN_S",
     description: "on SIGTERM, how long delivery attempts in flight may finish, seconds; the rest stay queued",
     default: "10",
@@ -245,6 +262,14 @@ export const envSchema = z.object({
   TICKETER_CALLBACK_URL: url("TICKETER_CALLBACK_URL").optional(),
   TICKETER_WEBHOOK_SECRET: z.string().min(16, "TICKETER_WEBHOOK_SECRET must be at least 16 characters").optional(),
   BRIDGE_LOG: z.enum(["json", "off"]).default("json"),
+  BRIDGE_METRICS_TOKEN: z.string().min(16, "BRIDGE_METRICS_TOKEN must be at least 16 characters").optional(),
+  BRIDGE_LOG_LEVEL: z
+    .enum(["debug", "info", "warn", "error"], { message: "BRIDGE_LOG_LEVEL must be debug, info, warn or error" })
+    .default("info"),
+  BRIDGE_LOG_TEXT: z
+    .enum(["true", "false"], { message: "BRIDGE_LOG_TEXT must be true or false" })
+    .default("false")
+    .transform((value) => value === "true"),
   BRIDGE_SHUTDOWN_S: int("BRIDGE_SHUTDOWN_S", 0, 3600).default(10),
 });
 

@@ -22,6 +22,16 @@ export {
   VARIABLES,
   type VariableDoc,
 } from "./config";
+export {
+  createLogger,
+  EVENT_LEVELS,
+  LOG_LEVELS,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  logBridgeEvents,
+  sinkDestination,
+} from "./logger";
 export { type LogSink, type RequestLogLine, withRequestLog } from "./request-log";
 export { type RunningGateway, startGateway } from "./serve";
 export { openStore } from "./store";

@@ -3,12 +3,15 @@ import type { AddressInfo } from "node:net";
 import { toNodeListener } from "@openchs-bridge/core/node";
 import { type ComposedGateway, composeGateway } from "./compose";
 import type { GatewayConfig } from "./config";
+import { createLogger, type Logger, sinkDestination } from "./logger";
 import { type LogSink, withRequestLog } from "./request-log";
 
 export interface RunningGateway extends ComposedGateway {
   server: Server;
   /** e.g. http://127.0.0.1:8080/api/ */
   url: string;
+  /** The log the request lines go to (pino; see logger.ts). */
+  logger: Logger;
   /**
    * The graceful stop (SIGTERM): at once `ready` answers 503 and the listener closes (requests in
    * flight are answered); delivery attempts in flight get `graceMs` (default `BRIDGE_SHUTDOWN_S`) to
@@ -22,7 +25,10 @@ export interface RunningGateway extends ComposedGateway {
 export async function startGateway(
   config: GatewayConfig,
   options: {
+    /** Where the log lines go, one JSON line per call; default stdout. Ignored when `logger` is given. */
     log?: LogSink;
+    /** The logger to use; default one of `BRIDGE_LOG_LEVEL` and `BRIDGE_LOG_TEXT` writing to `log`. */
+    logger?: Logger;
     fetch?: typeof fetch;
     /**
      * Called once the gateway is composed, before its background work starts: listen to
@@ -34,28 +40,50 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const composed = composeGateway(config, options.fetch ? { fetch: options.fetch } : {});
   options.onComposed?.(composed);
-  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.BRIDGE_LOG_LEVEL,
+      includeText: config.BRIDGE_LOG_TEXT,
+      destination: options.log ? sinkDestination(options.log) : undefined,
+    });
   // Client addresses are personal data: logged only when the bridge shows text.
   const handler =
     config.BRIDGE_LOG === "json"
-      ? withRequestLog(composed.bridge.handler, log, { includeAddress: composed.bridge.options.includeText })
+      ? withRequestLog(composed.bridge.handler, logger, {
+          includeAddress: composed.bridge.options.includeText,
+          basePath: config.BRIDGE_BASE_PATH,
+        })
       : composed.bridge.handler;
   // Node checks these timeouts every `connectionsCheckingInterval` (30 s by default), which let a
   // slowloris connection live up to 45 s instead of 15: check every second.
   const server = createServer({ connectionsCheckingInterval: 1000 }, toNodeListener(handler));
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
-  await composed.bridge.start();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.PORT, config.HOST, () => resolve());
-  });
+  try {
+    await composed.bridge.start();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+  } catch (error) {
+    // A start that fails (the port is taken, the store refuses) stops what it started, and says so
+    // when that fails too, rather than leaving the loops running on an open store.
+    const cleanup = await Promise.allSettled([composed.bridge.stop({ graceMs: 0 })]);
+    cleanup.push(...(await Promise.allSettled([composed.store.close()])));
+    for (const step of cleanup) {
+      if (step.status === "rejected")
+        logger.error({ event: "start.cleanup_failed", reason: describeFailure(step.reason) }, "start.cleanup_failed");
+    }
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST;
   let closing: Promise<void> | undefined;
   return {
     ...composed,
     server,
+    logger,
     url: `http://${host}:${port}${config.BRIDGE_BASE_PATH}`,
     shutdown(shutdownOptions = {}) {
       const graceMs = shutdownOptions.graceMs ?? config.BRIDGE_SHUTDOWN_S * 1000;
@@ -69,6 +97,11 @@ export async function startGateway(
       return closing;
     },
   };
+}
+
+/** A failure as a log line names it: its class and message (the bridge's own errors hold no secret). */
+export function describeFailure(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

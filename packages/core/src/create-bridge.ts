@@ -178,6 +178,12 @@ export function createBridge(input: BridgeOptions): Bridge {
     events,
     ticketer: options.ticketer?.(conversations),
     openapi: () => openApiDocument(options.basePath),
+    // The exporter starts counting now, before any request or delivery.
+    metrics: options.metrics && {
+      token: options.metrics.token,
+      exporter: options.metrics.exporter({ events, options }),
+      events,
+    },
     deadLetters,
     readiness,
     async verifySignature(consumer, request, raw) {

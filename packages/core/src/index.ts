@@ -56,6 +56,7 @@ export {
 export type { BridgeHandler, RequestInfo } from "./gateway/handler";
 export { openApiDocument } from "./gateway/openapi";
 export { deadLetterView } from "./gateway/views";
+export type { BridgeMetricsSource, MetricsExporter, MetricsExporterFactory } from "./metrics/exporter";
 export type { AddressRange, ForwardedHeader } from "./net/client-address";
 export {
   BridgeConfigError,
@@ -104,6 +105,7 @@ export { StoreConflictError, StoreUnavailableError } from "./store/errors";
 export { createMemoryStore, type MemoryStoreOptions } from "./store/memory-store";
 export type {
   ClaimQuery,
+  ConversationCounts,
   DeadLetterDetails,
   DeadLetterPage,
   DeadLetterQuery,

@@ -10,6 +10,7 @@ import {
   DEFAULT_RETRY_STEPS,
   scheduleSpan,
 } from "./loops/retry-schedule";
+import type { MetricsExporterFactory } from "./metrics/exporter";
 import { type AddressRange, type ForwardedHeader, parseAddressRange } from "./net/client-address";
 import type { ChatbotTarget } from "./ports/chatbot-target";
 import type { Clock } from "./ports/clock";
@@ -146,6 +147,12 @@ export interface BridgeOptions {
   /** The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded` (RFC 7239). */
   forwardedHeader?: ForwardedHeader | undefined;
   events?: { /** Put message text in event payloads. Default false. */ includeText?: boolean | undefined } | undefined;
+  /**
+   * `GET {basePath}metrics` (PROTOCOL.md "Metrics"), for a scraper sending `Authorization: Bearer
+   * <token>`. `exporter` renders them: `prometheusExporter()` from `@openchs-bridge/core/prometheus`.
+   * Default: no metrics route (404).
+   */
+  metrics?: { token: string; exporter: MetricsExporterFactory } | undefined;
   clock?: Clock | undefined;
   /** This instance's id in leases. Default a random id. */
   workerId?: string | undefined;
@@ -249,6 +256,12 @@ const optionsSchema = z.object({
   trustedProxies: z.array(z.string()).optional(),
   forwardedHeader: z.enum(["x-forwarded-for", "forwarded"]).optional(),
   events: z.object({ includeText: z.boolean().optional() }).optional(),
+  metrics: z
+    .object({
+      token: z.string().min(16, "expected at least 16 characters (e.g. `openssl rand -hex 16`)"),
+      exporter: fn,
+    })
+    .optional(),
   clock: hasMethods("now").optional(),
   workerId: z.string().min(1).optional(),
 });
@@ -295,6 +308,7 @@ export interface ResolvedOptions {
   trustedProxies: AddressRange[];
   forwardedHeader: ForwardedHeader;
   includeText: boolean;
+  metrics: BridgeOptions["metrics"];
   clock: Clock;
   workerId: string;
 }
@@ -403,6 +417,7 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
     trustedProxies,
     forwardedHeader: input.forwardedHeader ?? "x-forwarded-for",
     includeText: input.events?.includeText ?? false,
+    metrics: input.metrics,
     clock: input.clock ?? { now: () => Date.now() },
     workerId: input.workerId ?? `bridge-${crypto.randomUUID().slice(0, 8)}`,
   };

@@ -1,3 +1,4 @@
+import { context } from "@opentelemetry/api";
 import {
   type Attachment,
   type ClosedBy,
@@ -28,6 +29,7 @@ import type {
 import { sha256HexSync } from "../signing/hash";
 import { StoreConflictError, StoreUnavailableError } from "../store/errors";
 import type { Store, StoreTx } from "../store/store";
+import { captureTraceContext } from "../tracing/stored-context";
 import { type BridgeEventMap, type BridgeEvents, closedEvent } from "./events";
 import { ConversationTargets, type TargetOptions } from "./targets";
 
@@ -502,6 +504,7 @@ export class ConversationService {
       attempts: 0,
       nextAttemptAt: this.options.clock.now(),
       createdAt: at,
+      traceContext: captureTraceContext(),
     });
   }
 
@@ -552,7 +555,9 @@ export class ConversationService {
   async withRetryOnConflict<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.options.store.transaction(fn);
+        // Bound to the caller's trace context: a store may run `fn` later, from another caller's
+        // continuation, and the jobs `fn` queues must carry this request's trace.
+        return await this.options.store.transaction(context.bind(context.active(), fn));
       } catch (error) {
         if (error instanceof BridgeError) throw error;
         if ((error instanceof StoreConflictError || error instanceof VersionConflict) && attempt < 5) continue;

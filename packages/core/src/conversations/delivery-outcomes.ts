@@ -64,6 +64,13 @@ export class DeliveryOutcomes {
         hunting = saved;
       }
     });
+    this.events.emit("delivery.sent", {
+      jobId: job.id,
+      conversationId: job.conversationId,
+      lane: job.lane,
+      kind: job.kind,
+      attempts,
+    });
     if (sent) this.events.emit("message.sent", { ...this.service.messageEventBase(sent), attempts: sent.attempts });
     if (hunting) {
       this.events.emit("conversation.hunting", { conversationId: hunting.id, huntDeadline: hunting.huntDeadline });
@@ -162,6 +169,8 @@ export class DeliveryOutcomes {
           attempts: 0,
           nextAttemptAt: now,
           createdAt: at,
+          // The failed message's trace: its ack is part of the same story.
+          traceContext: job.traceContext,
         });
       }
     });
@@ -228,6 +237,7 @@ export class DeliveryOutcomes {
       attempts: 0,
       nextAttemptAt: due,
       createdAt: new Date(now).toISOString(),
+      traceContext: job.traceContext,
     });
     return { nextAttemptAt, notice: { since: conversation.createdAt } };
   }

@@ -55,6 +55,8 @@ export interface BridgeEventMap {
     nextAttemptAt: number;
     error: EventError;
   };
+  /** A job was delivered (any kind: message, close, ack, notice); `attempts` of its last round. */
+  "delivery.sent": { jobId: number; conversationId: string; lane: OutboxLane; kind: OutboxJobKind; attempts: number };
   /** A job gave up (retries exhausted or refused): the dead letter. */
   "delivery.dead_letter": {
     jobId: number;
@@ -82,6 +84,12 @@ export interface BridgeEventMap {
    * password); `address`, the client's, only with `events.includeText` (it is personal data).
    */
   "auth.failure": { reason: string; consumer?: string | undefined; address?: string | undefined };
+  /**
+   * The gateway answered a request. `route` is the route's template below the base path (e.g.
+   * `chat/{session}/close`), never the concrete path; `other` for a path that is none of the bridge's.
+   * `ms`: from the request reaching the handler to the answer being ready.
+   */
+  "http.request": { route: string; method: string; status: number; ms: number };
   /** Something in the background work failed unexpectedly (e.g. the store); the work is retried. */
   error: { where: string; error: EventError };
 }

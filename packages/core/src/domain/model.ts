@@ -182,6 +182,17 @@ export interface OutboxJob {
   lastError?: OutboxJobError | undefined;
   /** Epoch ms of its last replay. */
   replayedAt?: number | undefined;
+  /**
+   * The trace of the request that queued it (W3C strings), so its delivery joins that trace after a
+   * restart or on another instance. Absent when tracing was off. Ids only, no text.
+   */
+  traceContext?: StoredTraceContext | undefined;
+}
+
+/** A span context as W3C Trace Context headers carry it. */
+export interface StoredTraceContext {
+  traceparent: string;
+  tracestate?: string | undefined;
 }
 
 /** A consumer's access token, as stored: only the SHA-256 of the token, never the token. */

@@ -1,10 +1,14 @@
 import type { BridgeDeadLetters } from "../conversations/dead-letters";
 import type { Readiness } from "../conversations/readiness";
 import { BridgeError } from "../errors/bridge-error";
+import type { Store } from "../store/store";
 import { json } from "./responses";
-import { deadLetterQuerySchema, replayAllBodySchema } from "./schemas";
+import { deadLetterQuerySchema, recentConversationsQuerySchema, replayAllBodySchema } from "./schemas";
 import { parseWith } from "./validation";
-import { deadLetterView, pageView } from "./views";
+import { conversationSummaryView, deadLetterView, overviewView, pageView } from "./views";
+
+/** What the console's read routes need of the store. */
+type ConsoleStore = Pick<Store, "conversationCounts" | "recentConversations">;
 
 /**
  * The operator's routes (PROTOCOL.md "Operating it"): `admin/dead-letters` for admin consumers, and
@@ -38,6 +42,23 @@ export async function replayAllDeadLetters(body: unknown, deps: AdminDeps): Prom
   const parsed = parseWith(replayAllBodySchema, body);
   const replayed = await deps.deadLetters.replayAll({ conversationId: parsed.conversation_id });
   return json(202, { replayed });
+}
+
+/** `GET admin/overview`: conversations by state and the outbox figures, for the console. */
+export async function overview(store: ConsoleStore, deps: AdminDeps): Promise<Response> {
+  const [conversations, readiness] = await Promise.all([storeCall(() => store.conversationCounts()), deps.readiness()]);
+  const { outbox_pending, oldest_pending_age_s, dead_letters } = readiness;
+  if (outbox_pending === null || oldest_pending_age_s === null || dead_letters === null) {
+    throw new BridgeError("store_unavailable", "the store is unavailable", { retryAfterS: 5 });
+  }
+  return json(200, overviewView(conversations, { outbox_pending, oldest_pending_age_s, dead_letters }));
+}
+
+/** `GET admin/conversations[?limit=]`: the most recently updated conversations (default 20), with messages by status. */
+export async function recentConversations(request: Request, store: ConsoleStore): Promise<Response> {
+  const query = parseWith(recentConversationsQuerySchema, Object.fromEntries(new URL(request.url).searchParams));
+  const recent = await storeCall(() => store.recentConversations(query.limit ?? 20));
+  return json(200, { results: recent.map(conversationSummaryView) });
 }
 
 /** `GET ready`: 200 when the store answers and the bridge is not stopping, else 503; the outbox figures. */

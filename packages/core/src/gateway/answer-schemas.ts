@@ -118,3 +118,38 @@ export const deadLetterListAnswerSchema = z.object({
 export const replayAnswerSchema = z.object({ id: z.number().int(), status: z.literal("queued") });
 
 export const replayAllAnswerSchema = z.object({ replayed: z.number().int() });
+
+export const overviewAnswerSchema = z.object({
+  conversations: z.object(
+    Object.fromEntries(conversationState.options.map((s) => [s, z.number().int()])) as Record<
+      z.infer<typeof conversationState>,
+      z.ZodNumber
+    >,
+  ),
+  outbox_pending: z.number().int().describe("jobs waiting or in flight"),
+  oldest_pending_age_s: z.number().int().describe("age of the oldest pending job, seconds (0 when none)"),
+  dead_letters: z.number().int(),
+});
+
+export const recentConversationsAnswerSchema = z.object({
+  results: z.array(
+    z.object({
+      conversation_id: z.string(),
+      state: conversationState,
+      origin: z.enum(["webhook", "ticketer"]),
+      helpline: z.string(),
+      counselor_name: z.string().nullable().describe("the counselor's pseudonym, once known"),
+      created_at: z.string(),
+      updated_at: z.string().describe("when the conversation last changed (state, counselor, close): newest first"),
+      closed_at: z.string().nullable(),
+      messages: z
+        .object(
+          Object.fromEntries(messageStatus.options.map((s) => [s, z.number().int()])) as Record<
+            z.infer<typeof messageStatus>,
+            z.ZodNumber
+          >,
+        )
+        .describe("how many of its messages are in each status"),
+    }),
+  ),
+});

@@ -321,10 +321,14 @@ describe("openapi.json", () => {
         "/api/health",
         "/api/ready",
         "/api/openapi.json",
+        "/api/metrics",
         "/api/token/",
         "/api/admin/dead-letters",
         "/api/admin/dead-letters/{id}/replay",
         "/api/admin/dead-letters/replay",
+        "/api/admin/overview",
+        "/api/admin/conversations",
+        "/api/console/",
       ].sort(),
     );
     // Every route the handler matches is documented (a path's {…} stands for any segment).

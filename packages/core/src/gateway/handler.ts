@@ -1,15 +1,26 @@
 import type { AuthenticatedConsumer, ConsumerAuth } from "../auth/consumer-auth";
 import { assertAdmin, assertSource, impliedSide } from "../auth/consumer-auth";
+import { consolePage } from "../console/page";
 import type { ConversationService } from "../conversations/conversation-service";
 import type { BridgeEvents } from "../conversations/events";
 import { toEventError } from "../conversations/events";
 import type { ChatSource } from "../domain/model";
 import { BridgeError, ERROR_STATUS, errorBody } from "../errors/bridge-error";
+import { type MetricsRouteDeps, metricsResponse } from "../metrics/metrics-route";
 import type { AddressRange, ForwardedHeader } from "../net/client-address";
 import { resolveClientAddress } from "../net/client-address";
 import { StoreUnavailableError } from "../store/errors";
 import type { Store } from "../store/store";
-import { type AdminDeps, listDeadLetters, ready, replayAllDeadLetters, replayDeadLetter } from "./admin-routes";
+import { nameServerSpan, tagConversation, withServerSpan } from "../tracing/server-span";
+import {
+  type AdminDeps,
+  listDeadLetters,
+  overview,
+  ready,
+  recentConversations,
+  replayAllDeadLetters,
+  replayDeadLetter,
+} from "./admin-routes";
 import { readBody } from "./read-body";
 import { errorResponse, json } from "./responses";
 import {
@@ -53,12 +64,15 @@ export interface GatewayDeps extends AdminDeps {
   ticketer?: ((request: Request) => Promise<Response>) | undefined;
   openapi?: (() => unknown) | undefined;
   verifySignature?: ((consumer: AuthenticatedConsumer, request: Request, raw: Uint8Array) => Promise<void>) | undefined;
+  /** `GET {basePath}metrics`; absent: that route is 404. */
+  metrics?: MetricsRouteDeps | undefined;
 }
 
 type Route =
   | { name: "health" }
   | { name: "ready" }
   | { name: "openapi" }
+  | { name: "metrics" }
   | { name: "token" }
   | { name: "chats" }
   | { name: "chat"; session: string }
@@ -67,15 +81,25 @@ type Route =
   | { name: "ticketer"; rest: string }
   | { name: "deadLetters" }
   | { name: "deadLetterReplay"; id: string }
-  | { name: "deadLettersReplay" };
+  | { name: "deadLettersReplay" }
+  | { name: "overview" }
+  | { name: "recentConversations" }
+  | { name: "console" };
 
 /** The routes only admin consumers may call. */
-const ADMIN_ROUTES = new Set<Route["name"]>(["deadLetters", "deadLetterReplay", "deadLettersReplay"]);
+const ADMIN_ROUTES = new Set<Route["name"]>([
+  "deadLetters",
+  "deadLetterReplay",
+  "deadLettersReplay",
+  "overview",
+  "recentConversations",
+]);
 
 const ALLOWED: Record<Route["name"], string> = {
   health: "GET",
   ready: "GET",
   openapi: "GET",
+  metrics: "GET",
   token: "POST",
   chats: "GET, POST",
   chat: "GET",
@@ -85,6 +109,9 @@ const ALLOWED: Record<Route["name"], string> = {
   deadLetters: "GET",
   deadLetterReplay: "POST",
   deadLettersReplay: "POST",
+  overview: "GET",
+  recentConversations: "GET",
+  console: "GET",
 };
 
 /** Matches a path below the base path; trailing slashes as documented, and also without them. */
@@ -99,6 +126,8 @@ export function matchRoute(rest: string): Route | undefined {
   if (a === "health" && b === undefined) return { name: "health" };
   if (a === "ready" && b === undefined) return { name: "ready" };
   if (a === "openapi.json" && b === undefined) return { name: "openapi" };
+  if (a === "console" && b === undefined) return { name: "console" };
+  if (a === "metrics" && b === undefined) return { name: "metrics" };
   if (a === "token" && b === undefined) return { name: "token" };
   if (a !== "chat") return undefined;
   if (b === undefined) return { name: "chats" };
@@ -109,9 +138,18 @@ export function matchRoute(rest: string): Route | undefined {
   return undefined;
 }
 
-/** `admin/dead-letters`, `admin/dead-letters/replay`, `admin/dead-letters/{id}/replay`. */
+/** The route of a request's path, when it is below the base path and one of the bridge's. */
+function matchRequest(request: Request, base: string): Route | undefined {
+  const path = new URL(request.url).pathname;
+  const rest = path === base.slice(0, -1) ? "" : path.startsWith(base) ? path.slice(base.length) : undefined;
+  return rest === undefined ? undefined : matchRoute(rest);
+}
+
+/** `admin/overview`, `admin/conversations`, `admin/dead-letters`, `…/replay`, `…/{id}/replay`. */
 function matchAdminRoute(parts: string[]): Route | undefined {
   const [a, b, c, ...more] = parts;
+  if (a === "overview" && b === undefined) return { name: "overview" };
+  if (a === "conversations" && b === undefined) return { name: "recentConversations" };
   if (a !== "dead-letters" || more.length > 0) return undefined;
   if (b === undefined) return { name: "deadLetters" };
   if (b === "replay" && c === undefined) return { name: "deadLettersReplay" };
@@ -119,16 +157,79 @@ function matchAdminRoute(parts: string[]): Route | undefined {
   return undefined;
 }
 
+/**
+ * A route's template below the base path, e.g. `chat/{session}/close`: what spans and metrics are
+ * named by (bounded, no ids). The ticketer's routes as its handler matches them, else `ticketer/*`.
+ */
+export function routeTemplate(route: Route): string {
+  switch (route.name) {
+    case "health":
+      return "health";
+    case "ready":
+      return "ready";
+    case "openapi":
+      return "openapi.json";
+    case "metrics":
+      return "metrics";
+    case "token":
+      return "token";
+    case "chats":
+      return "chat";
+    case "chat":
+      return "chat/{session}";
+    case "close":
+      return "chat/{session}/close";
+    case "ack":
+      return "chat/{session}/ack";
+    case "deadLetters":
+      return "admin/dead-letters";
+    case "deadLetterReplay":
+      return "admin/dead-letters/{id}/replay";
+    case "deadLettersReplay":
+      return "admin/dead-letters/replay";
+    case "overview":
+      return "admin/overview";
+    case "recentConversations":
+      return "admin/conversations";
+    case "console":
+      return "console";
+    case "ticketer": {
+      const [tickets, id, action, ...more] = route.rest.split("/").filter((p) => p !== "");
+      if (tickets !== "tickets" || more.length > 0) return "ticketer/*";
+      if (id === undefined) return "ticketer/tickets";
+      return action && TICKETER_ACTIONS.has(action) ? `ticketer/tickets/{external_id}/${action}` : "ticketer/*";
+    }
+  }
+}
+
+const TICKETER_ACTIONS = new Set(["messages", "close", "reopen", "history"]);
+
 export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
   const { options, service, auth } = deps;
   const base = options.basePath;
 
   return async (request, info = {}) => {
+    const started = performance.now();
+    const response = await withServerSpan(request, () => handle(request, info));
+    // Metrics and logs observe every answer; skipped (no route match, no object) when none listens.
+    if (deps.events.listenerCount("http.request") > 0) {
+      const route = matchRequest(request, base);
+      deps.events.emit("http.request", {
+        route: route ? routeTemplate(route) : "other",
+        method: request.method,
+        status: response.status,
+        ms: performance.now() - started,
+      });
+    }
+    return response;
+  };
+
+  async function handle(request: Request, info: RequestInfo): Promise<Response> {
     try {
-      const path = new URL(request.url).pathname;
-      const rest = path === base.slice(0, -1) ? "" : path.startsWith(base) ? path.slice(base.length) : undefined;
-      const route = rest === undefined ? undefined : matchRoute(rest);
+      const route = matchRequest(request, base);
       if (!route) throw new BridgeError("route_not_found", "no such route");
+      nameServerSpan(request.method, routeTemplate(route));
+      if ("session" in route) tagConversation(route.session);
       const allowed = ALLOWED[route.name];
       if (!allowed.split(", ").includes(request.method) && !(request.method === "HEAD" && allowed.includes("GET"))) {
         return errorResponse(new BridgeError("method_not_allowed", `use ${allowed}`), { allow: allowed });
@@ -148,9 +249,14 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
           }
         case "ready":
           return await ready(deps);
+        case "console":
+          // The page holds no data and needs no token: it signs in with the admin API itself.
+          return consolePage(base);
         case "openapi":
           if (!deps.openapi) throw new BridgeError("route_not_found", "no such route");
           return json(200, deps.openapi());
+        case "metrics":
+          return await metricsResponse(request, deps.metrics);
         case "ticketer": {
           if (!deps.ticketer) throw new BridgeError("route_not_found", "the ticketer (style B) is not enabled");
           const url = new URL(request.url);
@@ -190,6 +296,10 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
           return await replayDeadLetter(route.id, deps);
         case "deadLettersReplay":
           return await replayAllDeadLetters(body!.value, deps);
+        case "overview":
+          return await overview(options.store, deps);
+        case "recentConversations":
+          return await recentConversations(request, options.store);
         default:
           break;
       }
@@ -235,12 +345,13 @@ export function createGatewayHandler(deps: GatewayDeps): BridgeHandler {
       }
       return errorResponse(error);
     }
-  };
+  }
 }
 
 async function postChat(value: unknown, consumer: AuthenticatedConsumer, service: ConversationService) {
   const body = parseWith(chatBodySchema, value);
   assertSource(consumer, body.chat_source);
+  tagConversation(body.chat_session);
   const result =
     body.chat_source === "WENI"
       ? await service.acceptClientMessage({

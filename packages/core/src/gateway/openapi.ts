@@ -8,7 +8,9 @@ import {
   errorAnswerSchema,
   healthAnswerSchema,
   listAnswerSchema,
+  overviewAnswerSchema,
   readinessAnswerSchema,
+  recentConversationsAnswerSchema,
   replayAllAnswerSchema,
   replayAnswerSchema,
   tokenAnswerSchema,
@@ -68,6 +70,11 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
           name: "Authorization",
           description: "`Token <token>` (or `Bearer <token>`) from POST token/",
         },
+        metricsToken: {
+          type: "http",
+          scheme: "bearer",
+          description: "`Bearer <BRIDGE_METRICS_TOKEN>`: the scraper's own token, not one from POST token/",
+        },
       },
       schemas: {
         TokenRequest: schema(tokenBodySchema),
@@ -86,6 +93,8 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
         Replayed: schema(replayAnswerSchema),
         ReplayAllRequest: schema(replayAllBodySchema),
         ReplayedAll: schema(replayAllAnswerSchema),
+        Overview: schema(overviewAnswerSchema),
+        RecentConversations: schema(recentConversationsAnswerSchema),
         Error: schema(errorAnswerSchema),
       },
     },
@@ -169,6 +178,17 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
           },
         },
       },
+      [p("metrics")]: {
+        get: {
+          summary: "Prometheus metrics (text format 0.0.4); only when metrics are on (BRIDGE_METRICS_TOKEN), else 404",
+          security: [{ metricsToken: [] }],
+          responses: {
+            "200": { description: "the metrics", content: { "text/plain": { schema: { type: "string" } } } },
+            "401": { description: "no or another Bearer token", ...json("Error") },
+            "404": { description: "metrics are off", ...json("Error") },
+          },
+        },
+      },
       [p("admin/dead-letters")]: {
         get: {
           summary: "Dead letters (deliveries out of retries, kept), newest first, paginated; admin consumers only",
@@ -212,6 +232,43 @@ export function openApiDocument(basePath = "/api/"): Record<string, unknown> {
             ...notAdmin,
             ...errors(413, 415, 503),
           },
+        },
+      },
+      [p("admin/overview")]: {
+        get: {
+          summary: "Conversations by state and the outbox figures (the console); admin consumers only",
+          security,
+          responses: {
+            "200": { description: "counts only", ...json("Overview") },
+            ...errors(401),
+            ...notAdmin,
+            ...errors(503),
+          },
+        },
+      },
+      [p("admin/conversations")]: {
+        get: {
+          summary:
+            "The most recently updated conversations, with messages by status (the console); admin consumers only",
+          security,
+          parameters: [
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 20 } },
+          ],
+          responses: {
+            "200": {
+              description: "newest activity first; no message text, contact addresses or tokens",
+              ...json("RecentConversations"),
+            },
+            ...errors(400, 401),
+            ...notAdmin,
+            ...errors(503),
+          },
+        },
+      },
+      [p("console/")]: {
+        get: {
+          summary: "The operator console: one HTML page, no external assets; it signs in with an admin consumer",
+          responses: { "200": { description: "text/html", content: { "text/html": {} } } },
         },
       },
       [p("openapi.json")]: {

@@ -150,6 +150,11 @@ export const deadLetterQuerySchema = z.object({
   cursor: optional(z.coerce.number().int().positive()),
 });
 
+/** `GET admin/conversations` query: the most recently updated conversations. */
+export const recentConversationsQuerySchema = z.object({
+  limit: optional(z.coerce.number().int().min(1).max(100)),
+});
+
 /** `POST admin/dead-letters/replay` body: every dead letter, or those of one conversation. */
 export const replayAllBodySchema = z.object({
   conversation_id: optional(sessionSchema),

@@ -1,6 +1,7 @@
 import type { DeadLetter } from "../conversations/dead-letters";
 import type { Conversation, Message } from "../domain/model";
 import type { CloseResult } from "../ports/conversations-port";
+import type { ConversationCounts, ConversationSummary } from "../store/store";
 
 /*
  * The wire views of the gateway: every snake_case answer of the bridge's own API built here, from
@@ -73,6 +74,38 @@ export function deadLetterView(d: DeadLetter) {
     attempts: d.attempts,
     last_error: { code: d.lastError.code, status: d.lastError.status ?? null },
     failed_at: d.failedAt,
+  };
+}
+
+/** `GET admin/overview`: conversations by state and the outbox figures (as `ready` gives them). Counts only. */
+export function overviewView(
+  conversations: ConversationCounts,
+  outbox: { outbox_pending: number; oldest_pending_age_s: number; dead_letters: number },
+) {
+  return {
+    conversations: { ...conversations },
+    outbox_pending: outbox.outbox_pending,
+    oldest_pending_age_s: outbox.oldest_pending_age_s,
+    dead_letters: outbox.dead_letters,
+  };
+}
+
+/**
+ * A recent conversation as the admin API shows it (`GET admin/conversations`): ids, state, helpline,
+ * the counselor's pseudonym, times and messages by status. Never the contact address (`chat_sender`),
+ * the client's name, metadata or any message text.
+ */
+export function conversationSummaryView({ conversation: c, messageCounts }: ConversationSummary) {
+  return {
+    conversation_id: c.id,
+    state: c.state,
+    origin: c.origin,
+    helpline: c.helpline,
+    counselor_name: c.counselorName ?? null,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    closed_at: c.closedAt ?? null,
+    messages: { ...messageCounts },
   };
 }
 

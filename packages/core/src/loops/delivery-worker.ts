@@ -8,6 +8,7 @@ import { classifyFailure, type FailureInfo } from "../errors/retriability";
 import type { Clock } from "../ports/clock";
 import type { DeliveryContext, RenotifyNotice, UnavailableNotice } from "../ports/notices";
 import type { Store } from "../store/store";
+import { type DeliveryResult, withDeliverySpan } from "../tracing/delivery-span";
 import { LeaseKeeper } from "./lease-keeper";
 import { Loop } from "./loop";
 import { nextWait } from "./retry-schedule";
@@ -171,20 +172,20 @@ export class DeliveryWorker {
       job.leaseUntil,
     );
     try {
-      await this.attempt(job, lease.lost);
+      await withDeliverySpan(job, () => this.attempt(job, lease.lost));
     } finally {
       lease.stop();
     }
   }
 
-  private async attempt(job: OutboxJob, lost: AbortSignal): Promise<void> {
+  private async attempt(job: OutboxJob, lost: AbortSignal): Promise<DeliveryResult> {
     const store = this.options.store;
     const conversation = await store.getConversation(job.conversationId);
     const message = job.messageUuid ? await store.getMessage(job.messageUuid) : undefined;
     if (!conversation || (job.messageUuid && !message)) {
       // Erased on request while queued: nothing left to deliver.
       await this.outcomes.recordErased(job);
-      return;
+      return { outcome: "erased" };
     }
     const d = this.options.delivery;
     const stop = this.controller.signal;
@@ -240,22 +241,25 @@ export class DeliveryWorker {
         },
       );
     } catch (error) {
+      const attempt = job.attempts + attempts;
       // Another instance holds the job now: its outcome is theirs to record.
-      if (lost.aborted) return;
+      if (lost.aborted) return { outcome: "lost", attempt };
       if (error instanceof ErasedWhileDelivering) {
         await this.outcomes.recordErased(job);
-        return;
+        return { outcome: "erased", attempt };
       }
       if (stop.aborted) {
         // Stopping: not a failure. Leave the job due so the next start delivers it.
         await this.outcomes.recordInterrupted(job);
-        return;
+        return { outcome: "interrupted", attempt };
       }
-      await this.reportFailure(job, message, classifyFailure(error), attempts);
-      return;
+      const failure = classifyFailure(error);
+      const outcome = await this.reportFailure(job, message, failure, attempts);
+      return { outcome, attempt, failure: { code: failure.code, status: failure.status } };
     }
     // Delivered: recorded even if the lease lapsed meanwhile (the job is done, whoever holds it).
     await this.outcomes.recordDelivered(job, attempts);
+    return { outcome: "sent", attempt: job.attempts + attempts };
   }
 
   /** Whether the job's conversation (and message) still exist: erasure deletes them. */
@@ -392,7 +396,7 @@ export class DeliveryWorker {
     message: Message | undefined,
     failure: FailureInfo,
     attempts: number,
-  ): Promise<void> {
+  ): Promise<"retry" | "dead_letter"> {
     const now = this.options.clock.now();
     const d = this.options.delivery;
     const round = job.attempts + 1;
@@ -409,14 +413,15 @@ export class DeliveryWorker {
       : "dead";
     if (wait === "dead") {
       await this.outcomes.recordDeadLetter(job, message, failure, attempts, { round, now });
-    } else {
-      await this.outcomes.recordRetry(job, message, failure, attempts, {
-        round,
-        firstAttemptAt,
-        nextAttemptAt: now + wait,
-        now,
-      });
+      return "dead_letter";
     }
+    await this.outcomes.recordRetry(job, message, failure, attempts, {
+      round,
+      firstAttemptAt,
+      nextAttemptAt: now + wait,
+      now,
+    });
+    return "retry";
   }
 }
 

@@ -1,5 +1,6 @@
 // By package name, kept external at build: one UpstreamError class for `instanceof`, whichever entry threw it.
 import { codeForStatus, UpstreamError, type UpstreamErrorInit } from "@openchs-bridge/core";
+import { context, propagation } from "@opentelemetry/api";
 import ky, { HTTPError, type KyInstance, NetworkError, TimeoutError } from "ky";
 import type { z } from "zod";
 import type { AuthStrategy } from "./auth-strategy";
@@ -85,7 +86,11 @@ export function createUpstreamHttp(options: UpstreamHttpOptions): UpstreamHttp {
   const fail = (init: UpstreamErrorInit) => options.createError(init);
 
   async function send(request: UpstreamRequest<z.ZodType | undefined>, authHeaders: Record<string, string>) {
-    const headers = { ...authHeaders, ...request.headers };
+    // The active trace (the delivery span's, for outbox work) as W3C `traceparent`/`tracestate`,
+    // through the host's propagator: nothing is added while no OpenTelemetry SDK is registered.
+    const traceHeaders: Record<string, string> = {};
+    propagation.inject(context.active(), traceHeaders);
+    const headers = { ...traceHeaders, ...authHeaders, ...request.headers };
     const idempotent =
       request.idempotent ??
       ((request.method !== "POST" && request.method !== "PATCH") ||
