@@ -1,7 +1,8 @@
 /**
  * What a claim costs while a helpline is down: `claimDueJobs` with 0, 1,000 and 10,000 jobs waiting
  * behind lane heads that are not due (100 conversations, each head waiting for its next round with
- * due jobs queued behind it), and `outboxStats` over a large outbox. Run by `bench/run.ts` (forked),
+ * due jobs queued behind it), `outboxStats` over a large outbox, and `conversationCounts` (the
+ * metrics' and console's conversations by state) over many conversations. Run by `bench/run.ts` (forked),
  * on the stores named: `memory`, `sqlite` (a file), `postgres` (a scratch schema on `DATABASE_URL`,
  * dropped at the end).
  *
@@ -9,6 +10,7 @@
  * a wrong answer is a problem.
  *
  * Usage: claim.ts <dir> <store,store,…> <waiting,waiting,…> <claims per size> <outbox size for outboxStats>
+ *                 <conversations for conversationCounts>
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -17,12 +19,19 @@ import { createPostgresStore } from "@openchs-bridge/core/postgres";
 import { createSqliteStore } from "@openchs-bridge/core/sqlite";
 import { median, nowMs } from "./lib";
 
-const [dir = ".", storesArg = "memory,sqlite", waitingArg = "0,1000,10000", claimsArg = "200", statsArg = "100000"] =
-  process.argv.slice(2);
+const [
+  dir = ".",
+  storesArg = "memory,sqlite",
+  waitingArg = "0,1000,10000",
+  claimsArg = "200",
+  statsArg = "100000",
+  countsArg = "100000",
+] = process.argv.slice(2);
 const stores = storesArg.split(",").filter(Boolean);
 const sizes = waitingArg.split(",").map(Number);
 const claims = Number(claimsArg);
 const statsJobs = Number(statsArg);
+const countConversations = Number(countsArg);
 /** Conversations whose heads are not due, with the waiting jobs spread over them. */
 const BLOCKED_LANES = 100;
 const NOW = Date.parse("2026-01-01T00:00:00.000Z");
@@ -34,14 +43,16 @@ export interface ClaimFigures {
   claim: { waiting: number; claims: number; medianMs: number; p90Ms: number }[];
   /** `outboxStats` over `jobs` pending jobs (and a few dead): median of 20 calls, ms. */
   stats: { jobs: number; medianMs: number; seedSeconds: number };
+  /** `conversationCounts` over `conversations` in the four states: median of 20 calls, ms. */
+  counts: { conversations: number; medianMs: number; seedSeconds: number };
   problems: string[];
 }
 
-function conversation(id: string): Conversation {
+function conversation(id: string, state: Conversation["state"] = "connected"): Conversation {
   const at = new Date(NOW).toISOString();
   return {
     id,
-    state: "connected",
+    state,
     origin: "webhook",
     helpline: "default",
     contact: "c0ffee00-0000-4000-8000-000000000000",
@@ -72,6 +83,8 @@ interface Opened {
    * store writes them, in one INSERT per table.
    */
   seed: (lanes: { id: string; jobs: NewOutboxJob[] }[]) => Promise<void>;
+  /** Writes conversations without jobs, in bulk (the same way as `seed`). */
+  seedConversations: (conversations: Conversation[]) => Promise<void>;
   drop: () => Promise<void>;
 }
 
@@ -90,6 +103,13 @@ async function open(name: string, tag: string): Promise<Opened> {
   const through = (store: Store): Opened => ({
     store,
     seed: (lanes) => seedThroughStore(store, lanes),
+    seedConversations: async (conversations) => {
+      for (let start = 0; start < conversations.length; start += 1000) {
+        await store.transaction(async (tx) => {
+          for (const c of conversations.slice(start, start + 1000)) await tx.insertConversation(c);
+        });
+      }
+    },
     drop: async () => {},
   });
   if (name === "memory") return through(createMemoryStore());
@@ -127,11 +147,23 @@ async function open(name: string, tag: string): Promise<Opened> {
       // What autovacuum does on a live database: without statistics the planner guesses.
       await pool.query(`ANALYZE ${schema}.jobs`);
     };
+    const seedConversations = async (conversations: Conversation[]) => {
+      await pool.query(
+        `INSERT INTO ${schema}.conversations (id, state, version, data)
+         SELECT id, state, 1, data FROM unnest($1::text[], $2::text[], $3::text[]) AS c(id, state, data)`,
+        [
+          conversations.map((c) => c.id),
+          conversations.map((c) => c.state),
+          conversations.map((c) => JSON.stringify(c)),
+        ],
+      );
+      await pool.query(`ANALYZE ${schema}.conversations`);
+    };
     const drop = async () => {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pool.end();
     };
-    return { store, seed, drop };
+    return { store, seed, seedConversations, drop };
   }
   throw new Error(`unknown store ${name}: memory, sqlite or postgres`);
 }
@@ -204,10 +236,39 @@ async function measure(name: string): Promise<ClaimFigures> {
     }
     if (counted !== lanes * perLane)
       problems.push(`${name}: outboxStats counted ${counted} of ${lanes * perLane} jobs`);
-    return { store: name, claim, stats: { jobs: lanes * perLane, medianMs: median(times), seedSeconds }, problems };
+    const stats = { jobs: lanes * perLane, medianMs: median(times), seedSeconds };
+    return { store: name, claim, stats, counts: await measureCounts(name), problems };
   } finally {
     await store.close();
     await drop();
+  }
+
+  /** conversationCounts over `countConversations` conversations, a quarter in each state. */
+  async function measureCounts(name: string): Promise<ClaimFigures["counts"]> {
+    const STATES = ["requested", "hunting", "connected", "closed"] as const;
+    const { store, seedConversations, drop } = await open(name, "counts");
+    try {
+      const t0 = nowMs();
+      await seedConversations(
+        Array.from({ length: countConversations }, (_, i) => conversation(`count_${i}`, STATES[i % STATES.length])),
+      );
+      const seedSeconds = (nowMs() - t0) / 1000;
+      const times: number[] = [];
+      let total = -1;
+      for (let i = 0; i < 20; i++) {
+        const s0 = nowMs();
+        const counts = await store.conversationCounts();
+        times.push(nowMs() - s0);
+        total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+      }
+      if (total !== countConversations) {
+        problems.push(`${name}: conversationCounts counted ${total} of ${countConversations} conversations`);
+      }
+      return { conversations: countConversations, medianMs: median(times), seedSeconds };
+    } finally {
+      await store.close();
+      await drop();
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  *   npm run bench                 full run (a few minutes)
  *   npm run bench -- --smoke      every scenario, tiny sizes, ~20 s (CI: checks the harness, not speed)
  *   npm run bench -- --profile    also profile each serving bridge (--cpu-prof) and print its top costs
- *   npm run bench -- --only accept,memory   some scenarios: accept (with delivery), single-flight, memory, cold-start, claim
+ *   npm run bench -- --only accept,memory   some scenarios: accept (with delivery), single-flight, memory, cold-start, claim, tracing, metrics, logging
  *
  * The claim scenario runs on the memory and sqlite stores, and on PostgreSQL when DATABASE_URL is set
  * (in a scratch schema it drops).
@@ -41,7 +41,10 @@ import {
   sleep,
   startBridge,
 } from "./lib";
+import { logLineCostUs } from "./logging";
+import { inProcessMessageCostUs, metricsHookCostUs, startScraper } from "./metrics";
 import { formatProfile, type ProfileSummary, summariseProfile } from "./profile";
+import { noopTracingCostUs, otlpSink } from "./tracing";
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +55,16 @@ const { values } = parseArgs({
   },
 });
 const SMOKE = values.smoke;
-const SCENARIOS = ["accept", "single-flight", "memory", "cold-start", "claim"] as const;
+const SCENARIOS = [
+  "accept",
+  "single-flight",
+  "memory",
+  "cold-start",
+  "claim",
+  "tracing",
+  "metrics",
+  "logging",
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const only = values.only?.split(",").map((s) => s.trim());
 for (const name of only ?? []) {
@@ -79,6 +91,7 @@ const CONFIG = SMOKE
       claimWaiting: [0, 100, 1000],
       claimCalls: 20,
       statsJobs: 10_000,
+      countConversations: 2000,
     }
   : {
       durationS: 5,
@@ -94,6 +107,7 @@ const CONFIG = SMOKE
       claimWaiting: [0, 1000, 10_000],
       claimCalls: 200,
       statsJobs: 100_000,
+      countConversations: 100_000,
     };
 const DRAIN_TIMEOUT_MS = 120_000;
 
@@ -609,6 +623,7 @@ async function claimScenario(): Promise<void> {
     CONFIG.claimWaiting.join(","),
     String(CONFIG.claimCalls),
     String(CONFIG.statsJobs),
+    String(CONFIG.countConversations),
   ]);
   await ipc.stop();
   const sizes = CONFIG.claimWaiting.map((n) => n.toLocaleString("en")).join(" / ");
@@ -632,9 +647,351 @@ async function claimScenario(): Promise<void> {
         bridge: `${round(figures.stats.medianMs, 2)} ms`,
         ...(durable ? { target: "< 50 ms", met: figures.stats.medianMs < 50 } : {}),
       },
+      {
+        scenario: "claim",
+        figure: `conversationCounts (metrics, console), ${figures.counts.conversations.toLocaleString("en")} conversations, median (${figures.store})`,
+        bridge: `${round(figures.counts.medianMs, 2)} ms`,
+        ...(durable ? { target: "< 50 ms", met: figures.counts.medianMs < 50 } : {}),
+      },
     );
   }
   details.claim = ready.results;
+}
+
+// ---------------------------------------------------------------- tracing
+
+/**
+ * What OpenTelemetry costs per message (accept + delivery): the bridge with no `OTEL_*` (the
+ * default) and one exporting every span over OTLP/HTTP (protobuf, batched) to a sink on loopback,
+ * side by side at the same paced rate, rounds alternating; CPU per message, median of the rounds.
+ * And, in process, what the core's tracing calls cost when no SDK is registered.
+ */
+async function tracingScenario(): Promise<void> {
+  const sink = await otlpSink();
+  const variants = [
+    { name: "off", env: {} },
+    { name: "otlp", env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url } },
+  ];
+  const started = [];
+  for (const v of variants) {
+    const bridge = await startBridge({
+      store: storeSpec(`tracing-${v.name}`),
+      upstreamUrl,
+      cwd: work,
+      env: v.env,
+      execArgv: bridgeExecArgv(`tracing-${v.name}`),
+    });
+    bridges.push(bridge);
+    started.push({ ...v, bridge, authorization: await login(bridge.url), cpuPerMessage: [] as number[] });
+  }
+  const rate = SMOKE ? 100 : 400;
+  const durationS = SMOKE ? 1 : 10;
+  const rounds = SMOKE ? 1 : 3;
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const v of started) {
+      await resetUpstream();
+      const prefix = `tr-${v.name}-${r}`;
+      const cpu0 = cpuMs(v.bridge.pid);
+      const load = await paceChat({
+        url: v.bridge.url,
+        authorization: v.authorization,
+        conversations: CONFIG.conversations,
+        rate,
+        durationS,
+        prefix,
+      });
+      checkLoad(`tracing ${v.name}`, load);
+      const delivered = await drain(prefix, load.ok);
+      const cpu1 = cpuMs(v.bridge.pid);
+      // Round 0 warms up (JIT, conversations created): not counted.
+      if (r > 0 && cpu0 !== undefined && cpu1 !== undefined) v.cpuPerMessage.push((cpu1 - cpu0) / delivered.messages);
+    }
+  }
+  for (const v of started) await stopBridge(`tracing-${v.name}`, v.bridge);
+  const batches = sink.batches();
+  await sink.close();
+  check(batches > 0, "tracing: the traced bridge exported no span batch");
+  const noop = await noopTracingCostUs(SMOKE ? 10_000 : 200_000);
+
+  const [off, otlp] = started.map((v) => (v.cpuPerMessage.length > 0 ? median(v.cpuPerMessage) : Number.NaN));
+  const noopShare = (noop.tracedUs - noop.bareUs) / 1000 / off!;
+  rows.push(
+    {
+      scenario: "tracing",
+      figure: `bridge CPU per message at ${rate}/s, no OTEL_* (tracing off)`,
+      bridge: ms(off!),
+    },
+    {
+      scenario: "tracing",
+      figure: `bridge CPU per message at ${rate}/s, OTLP/HTTP export of every span (batched)`,
+      bridge: ms(otlp!),
+      baseline: ms(off!),
+      ratio: `+${pct(otlp! / off! - 1)}`,
+    },
+    {
+      scenario: "tracing",
+      figure: "no-OTEL path: the core's tracing calls per message, no SDK (in process)",
+      bridge: `${round(noop.tracedUs - noop.bareUs, 2)} µs (${round(noopShare * 100, 2)}% of the CPU per message)`,
+      target: "< 2% CPU per message",
+      met: noopShare < 0.02,
+    },
+  );
+  details.tracing = {
+    rate,
+    durationS,
+    cpuMsPerMessage: Object.fromEntries(started.map((v) => [v.name, v.cpuPerMessage])),
+    exportedBatches: batches,
+    noop,
+  };
+}
+
+// ---------------------------------------------------------------- metrics
+
+/**
+ * What Prometheus metrics cost per message (accept + delivery): the bridge without
+ * `BRIDGE_METRICS_TOKEN` (the default) and one with it, scraped every second meanwhile (Prometheus
+ * scrapes every 15-60 s: this is the worst case), side by side, rounds alternating. Per variant: the
+ * maximum accept rate, the delivered rate, and the CPU per message at a paced rate (median of the
+ * rounds). And, in process, what the metrics hooks cost per message with metrics off and on.
+ */
+async function metricsScenario(): Promise<void> {
+  const token = "bench-metrics-token-0123456789";
+  const variants = [
+    { name: "off", env: {} },
+    { name: "on", env: { BRIDGE_METRICS_TOKEN: token } },
+  ];
+  const started = [];
+  for (const v of variants) {
+    const bridge = await startBridge({
+      store: storeSpec(`metrics-${v.name}`),
+      upstreamUrl,
+      cwd: work,
+      env: v.env,
+      execArgv: bridgeExecArgv(`metrics-${v.name}`),
+    });
+    bridges.push(bridge);
+    started.push({
+      ...v,
+      bridge,
+      authorization: await login(bridge.url),
+      cpuPerMessage: [] as number[],
+      acceptPerS: [] as number[],
+      deliveredPerS: [] as number[],
+    });
+  }
+  const rate = SMOKE ? 100 : 400;
+  const durationS = SMOKE ? 1 : 10;
+  const rounds = SMOKE ? 1 : 3;
+  const scrapes = { count: 0, medianMs: [] as number[] };
+  const base = { conversations: CONFIG.conversations, connections: CONFIG.connections };
+  for (let r = 0; r < rounds + 1; r++) {
+    // Which variant goes first alternates: the machine's load drifts within a round.
+    for (const v of r % 2 === 0 ? started : [...started].reverse()) {
+      const scraper = v.name === "on" ? startScraper(v.bridge.url, token, 1000) : undefined;
+      // Maximum rate, and the rate it delivers at.
+      await resetUpstream();
+      const maxPrefix = `mx-${v.name}-${r}`;
+      const t0 = nowMs();
+      const max = await loadChat({
+        ...base,
+        url: v.bridge.url,
+        authorization: v.authorization,
+        durationS,
+        prefix: maxPrefix,
+      });
+      checkLoad(`metrics ${v.name} max`, max);
+      const deliveredMax = await drain(maxPrefix, max.ok);
+      // CPU per message at a paced rate.
+      await resetUpstream();
+      const prefix = `me-${v.name}-${r}`;
+      const cpu0 = cpuMs(v.bridge.pid);
+      const load = await paceChat({
+        ...base,
+        url: v.bridge.url,
+        authorization: v.authorization,
+        rate,
+        durationS,
+        prefix,
+      });
+      checkLoad(`metrics ${v.name}`, load);
+      const delivered = await drain(prefix, load.ok);
+      const cpu1 = cpuMs(v.bridge.pid);
+      const scraped = await scraper?.stop();
+      if (scraped) {
+        problems.push(...scraped.failures.map((f) => `metrics: ${f}`));
+        scrapes.count += scraped.scrapes;
+        scrapes.medianMs.push(scraped.medianMs);
+      }
+      // Round 0 warms up (JIT, conversations created): not counted.
+      if (r === 0) continue;
+      v.acceptPerS.push(max.rps);
+      v.deliveredPerS.push(deliveredMax.messages / (((deliveredMax.lastAt ?? t0) - t0) / 1000));
+      if (cpu0 !== undefined && cpu1 !== undefined) v.cpuPerMessage.push((cpu1 - cpu0) / delivered.messages);
+    }
+  }
+  for (const v of started) await stopBridge(`metrics-${v.name}`, v.bridge);
+  check(scrapes.count > 0, "metrics: the bridge with metrics on was never scraped");
+  const hooks = metricsHookCostUs(SMOKE ? 10_000 : 200_000);
+  const inProcess = await inProcessMessageCostUs(SMOKE ? 1000 : 5000, SMOKE ? 1 : 6);
+  const inProcessCost = inProcess.onUs / inProcess.offUs - 1;
+
+  const figure = (values: number[]) => (values.length > 0 ? median(values) : Number.NaN);
+  const [off, on] = started.map((v) => ({
+    cpu: figure(v.cpuPerMessage),
+    accept: figure(v.acceptPerS),
+    delivered: figure(v.deliveredPerS),
+  }));
+  const offShare = (hooks.offUs - hooks.bareUs) / 1000 / off!.cpu;
+  const onCost = on!.cpu / off!.cpu - 1;
+  // The counting against the whole message's CPU (in process, the least noisy denominator).
+  const onShare = (hooks.onUs - hooks.bareUs) / inProcess.offUs;
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+  rows.push(
+    {
+      scenario: "metrics",
+      figure: "POST chat/ max rate, metrics on (scraped every 1 s) vs off",
+      bridge: perS(on!.accept),
+      baseline: perS(off!.accept),
+      ratio: pct(on!.accept / off!.accept),
+    },
+    {
+      scenario: "metrics",
+      figure: "delivered to upstream, max rate, metrics on vs off",
+      bridge: perS(on!.delivered),
+      baseline: perS(off!.delivered),
+      ratio: pct(on!.delivered / off!.delivered),
+    },
+    {
+      scenario: "metrics",
+      figure: `bridge CPU per message at ${rate}/s, metrics on (scraped every 1 s) vs off`,
+      // Two processes on a shared machine: rounds differ by ±20%, so this is reported, not judged.
+      bridge: `${ms(on!.cpu)} (rounds ${started[1]!.cpuPerMessage.map((x) => round(x, 2)).join(", ")})`,
+      baseline: `${ms(off!.cpu)} (rounds ${started[0]!.cpuPerMessage.map((x) => round(x, 2)).join(", ")})`,
+      ratio: signed(onCost),
+    },
+    {
+      scenario: "metrics",
+      figure: "in process (no sockets): CPU per message, accept + delivery, metrics on (1 render / 1,000) vs off",
+      bridge: `${round(inProcess.onUs)} µs`,
+      baseline: `${round(inProcess.offUs)} µs`,
+      ratio: signed(inProcessCost),
+    },
+    {
+      scenario: "metrics",
+      figure: "metrics off: the hooks per message (clock reads, events nobody listens to), in process",
+      bridge: `${round(hooks.offUs - hooks.bareUs, 3)} µs (${round(offShare * 100, 2)}% of the CPU per message)`,
+      target: "< 2% CPU per message",
+      met: offShare < 0.02,
+    },
+    {
+      scenario: "metrics",
+      figure: "metrics on: prom-client counting one message's events, in process",
+      bridge: `${round(hooks.onUs - hooks.bareUs, 2)} µs (${round(onShare * 100, 2)}% of the CPU per message)`,
+      target: "< 5% CPU per message",
+      met: onShare < 0.05,
+    },
+    {
+      scenario: "metrics",
+      figure: "GET metrics (one scrape, during the load), median",
+      bridge: ms(figure(scrapes.medianMs)),
+    },
+  );
+  details.metrics = {
+    rate,
+    durationS,
+    variants: Object.fromEntries(
+      started.map((v) => [
+        v.name,
+        { cpuMsPerMessage: v.cpuPerMessage, acceptPerS: v.acceptPerS, deliveredPerS: v.deliveredPerS },
+      ]),
+    ),
+    scrapes,
+    hooks,
+    inProcess,
+  };
+}
+
+// ---------------------------------------------------------------- logging
+
+/**
+ * What the log costs per message (accept + delivery): the bridge with request lines off (what the
+ * other scenarios run), with the default log (`BRIDGE_LOG=json`, `BRIDGE_LOG_LEVEL=info`: a line per
+ * request) and at `debug` (also a line per message event), side by side at the same paced rate, rounds
+ * alternating; CPU per message, median of the rounds. The lines go to a pipe the bench reads.
+ */
+async function loggingScenario(): Promise<void> {
+  const variants = [
+    { name: "off", env: { BRIDGE_LOG: "off" } },
+    { name: "info", env: { BRIDGE_LOG: "json", BRIDGE_LOG_LEVEL: "info" } },
+    { name: "debug", env: { BRIDGE_LOG: "json", BRIDGE_LOG_LEVEL: "debug" } },
+  ];
+  const started = [];
+  for (const v of variants) {
+    const bridge = await startBridge({
+      store: storeSpec(`logging-${v.name}`),
+      upstreamUrl,
+      cwd: work,
+      env: v.env,
+      execArgv: bridgeExecArgv(`logging-${v.name}`),
+    });
+    bridges.push(bridge);
+    started.push({ ...v, bridge, authorization: await login(bridge.url), cpuPerMessage: [] as number[] });
+  }
+  const rate = SMOKE ? 100 : 400;
+  const durationS = SMOKE ? 1 : 10;
+  const rounds = SMOKE ? 1 : 3;
+  for (let r = 0; r < rounds + 1; r++) {
+    for (const v of started) {
+      await resetUpstream();
+      const prefix = `lg-${v.name}-${r}`;
+      const cpu0 = cpuMs(v.bridge.pid);
+      const load = await paceChat({
+        url: v.bridge.url,
+        authorization: v.authorization,
+        conversations: CONFIG.conversations,
+        rate,
+        durationS,
+        prefix,
+      });
+      checkLoad(`logging ${v.name}`, load);
+      const delivered = await drain(prefix, load.ok);
+      const cpu1 = cpuMs(v.bridge.pid);
+      // Round 0 warms up (JIT, conversations created): not counted.
+      if (r > 0 && cpu0 !== undefined && cpu1 !== undefined) v.cpuPerMessage.push((cpu1 - cpu0) / delivered.messages);
+    }
+  }
+  for (const v of started) await stopBridge(`logging-${v.name}`, v.bridge);
+  const line = await logLineCostUs(SMOKE ? 10_000 : 200_000);
+  const [off, info, debug] = started.map((v) => (v.cpuPerMessage.length > 0 ? median(v.cpuPerMessage) : Number.NaN));
+  const signed = (ratio: number) => `${ratio >= 0 ? "+" : ""}${pct(ratio)}`;
+  rows.push(
+    { scenario: "logging", figure: `bridge CPU per message at ${rate}/s, request log off`, bridge: ms(off!) },
+    {
+      scenario: "logging",
+      figure: `bridge CPU per message at ${rate}/s, default log (json, info)`,
+      bridge: ms(info!),
+      baseline: ms(off!),
+      ratio: signed(info! / off! - 1),
+    },
+    {
+      scenario: "logging",
+      figure: `bridge CPU per message at ${rate}/s, BRIDGE_LOG_LEVEL=debug`,
+      bridge: ms(debug!),
+      baseline: ms(off!),
+      ratio: signed(debug! / off! - 1),
+    },
+    {
+      scenario: "logging",
+      figure: "one log line, in process (pino to /dev/null): a request line / an event line",
+      bridge: `${round(line.requestLineUs, 2)} µs / ${round(line.eventLineUs, 2)} µs (${round((line.requestLineUs / 1000 / off!) * 100, 2)}% / ${round((line.eventLineUs / 1000 / off!) * 100, 2)}% of the CPU per message)`,
+    },
+  );
+  details.logging = {
+    rate,
+    durationS,
+    cpuMsPerMessage: Object.fromEntries(started.map((v) => [v.name, v.cpuPerMessage])),
+    line,
+  };
 }
 
 // ---------------------------------------------------------------- run
@@ -647,6 +1004,9 @@ try {
   if (enabled("memory")) await memoryScenario();
   if (enabled("cold-start")) await coldStartScenario();
   if (enabled("claim")) await claimScenario();
+  if (enabled("tracing")) await tracingScenario();
+  if (enabled("metrics")) await metricsScenario();
+  if (enabled("logging")) await loggingScenario();
 } catch (error) {
   problems.push(`harness error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {
