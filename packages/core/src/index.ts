@@ -106,6 +106,7 @@ export { createMemoryStore, type MemoryStoreOptions } from "./store/memory-store
 export type {
   ClaimQuery,
   ConversationCounts,
+  ConversationSummary,
   DeadLetterDetails,
   DeadLetterPage,
   DeadLetterQuery,
