@@ -861,6 +861,37 @@ export function storeConformance(name: string, make: () => Promise<StoreUnderTes
         expect(recent[0]?.conversation.state).toBe("connected");
       });
 
+      it("gives the last activity: a message accepted after the last change moves it, not the order", async () => {
+        await insertConversation(at("quiet", "2026-01-01T00:00:02.000Z"));
+        await insertConversation(at("busy", "2026-01-01T00:00:01.000Z"));
+        // Older than the conversation's last change: the last change stays the last activity.
+        await insertMessage({ ...newMessage("quiet", "m1"), createdAtMs: T0, createdAt: "2026-01-01T00:00:00.000Z" });
+        let recent = await store.recentConversations(10);
+        expect(recent.map((r) => [r.conversation.id, r.lastActivityAt])).toEqual([
+          ["quiet", "2026-01-01T00:00:02.000Z"],
+          ["busy", "2026-01-01T00:00:01.000Z"],
+        ]);
+
+        const later = T0 + 7_250;
+        await insertMessage({
+          ...newMessage("busy", "m1"),
+          createdAtMs: T0 + 4_000,
+          createdAt: "2026-01-01T00:00:04.000Z",
+        });
+        await insertMessage({
+          ...newMessage("busy", "m2"),
+          status: "delivered",
+          createdAtMs: later,
+          createdAt: new Date(later).toISOString(),
+        });
+        recent = await store.recentConversations(10);
+        // Still ordered by the last change; the conversation itself is untouched.
+        expect(recent.map((r) => r.conversation.id)).toEqual(["quiet", "busy"]);
+        expect(recent[1]?.conversation.updatedAt).toBe("2026-01-01T00:00:01.000Z");
+        expect(recent[1]?.lastActivityAt).toBe("2026-01-01T00:00:07.250Z");
+        expect(recent[0]?.lastActivityAt).toBe("2026-01-01T00:00:02.000Z");
+      });
+
       it("answers an empty list for an empty store and rejects a limit that is not a positive integer", async () => {
         expect(await store.recentConversations(5)).toEqual([]);
         await expect(store.recentConversations(0)).rejects.toThrow();

@@ -28,7 +28,7 @@ export function runConsole(): void {
     state: string;
     helpline: string;
     counselor_name: string | null;
-    updated_at: string;
+    last_activity_at: string;
     messages: Record<string, number>;
   }
   interface Overview {
@@ -152,7 +152,7 @@ export function runConsole(): void {
       tr.append(el("td", row.conversation_id), el("td", row.state, `state state-${row.state}`));
       tr.append(el("td", row.helpline), el("td", row.counselor_name ?? "—"));
       const last = el("td");
-      last.append(since(row.updated_at));
+      last.append(since(row.last_activity_at));
       const counts = el("td");
       const parts = STATUSES.filter((s) => (row.messages[s] ?? 0) > 0).map((s) => `${s} ${row.messages[s]}`);
       counts.textContent = parts.length ? parts.join(", ") : "none";

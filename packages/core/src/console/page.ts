@@ -73,7 +73,7 @@ const MARKUP = `<header class="top">
 <div class="table-wrap">
 <table id="conversations-table" hidden>
 <thead><tr><th scope="col">Conversation</th><th scope="col">State</th><th scope="col">Helpline</th>
-<th scope="col">Counselor</th><th scope="col">Last change</th><th scope="col">Messages</th></tr></thead>
+<th scope="col">Counselor</th><th scope="col">Last activity</th><th scope="col">Messages</th></tr></thead>
 <tbody id="conversations-body"></tbody>
 </table>
 </div>

@@ -141,6 +141,9 @@ export const recentConversationsAnswerSchema = z.object({
       counselor_name: z.string().nullable().describe("the counselor's pseudonym, once known"),
       created_at: z.string(),
       updated_at: z.string().describe("when the conversation last changed (state, counselor, close): newest first"),
+      last_activity_at: z
+        .string()
+        .describe("the later of updated_at and its newest message's time; the list is not ordered by it"),
       closed_at: z.string().nullable(),
       messages: z
         .object(

@@ -95,7 +95,7 @@ export function overviewView(
  * the counselor's pseudonym, times and messages by status. Never the contact address (`chat_sender`),
  * the client's name, metadata or any message text.
  */
-export function conversationSummaryView({ conversation: c, messageCounts }: ConversationSummary) {
+export function conversationSummaryView({ conversation: c, messageCounts, lastActivityAt }: ConversationSummary) {
   return {
     conversation_id: c.id,
     state: c.state,
@@ -104,6 +104,7 @@ export function conversationSummaryView({ conversation: c, messageCounts }: Conv
     counselor_name: c.counselorName ?? null,
     created_at: c.createdAt,
     updated_at: c.updatedAt,
+    last_activity_at: lastActivityAt,
     closed_at: c.closedAt ?? null,
     messages: { ...messageCounts },
   };

@@ -24,6 +24,7 @@ import {
   emptyConversationCounts,
   emptyMessageCounts,
   isDead,
+  lastActivityAt,
 } from "./store-checks";
 
 /** Options of {@link createMemoryStore}. */
@@ -415,6 +416,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       }),
 
     // A scan: the memory store is for tests and demos; the durable stores read an index.
+    // Ordered by `updatedAt`, not by `lastActivityAt` (which is read, not stored).
     recentConversations: (limit) =>
       op((): ConversationSummary[] => {
         assertPositiveInteger(limit, "limit");
@@ -423,8 +425,17 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           .slice(0, limit);
         return recent.map((conversation) => {
           const messageCounts = emptyMessageCounts();
-          for (const m of messages.values()) if (m.conversationId === conversation.id) messageCounts[m.status]++;
-          return { conversation: copy(conversation), messageCounts };
+          let newestMs: number | undefined;
+          for (const m of messages.values()) {
+            if (m.conversationId !== conversation.id) continue;
+            messageCounts[m.status]++;
+            newestMs = Math.max(newestMs ?? m.createdAtMs, m.createdAtMs);
+          }
+          return {
+            conversation: copy(conversation),
+            messageCounts,
+            lastActivityAt: lastActivityAt(conversation.updatedAt, newestMs),
+          };
         });
       }),
 

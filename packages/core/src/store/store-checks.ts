@@ -32,6 +32,16 @@ export function emptyMessageCounts(): Record<MessageStatus, number> {
   return { accepted: 0, sent: 0, delivered: 0, read: 0, failed: 0 };
 }
 
+/**
+ * `ConversationSummary.lastActivityAt`: the later of the conversation's `updatedAt` and its newest
+ * message's `createdAtMs` (undefined when it has none); `updatedAt` as stored when it is the later.
+ */
+export function lastActivityAt(updatedAt: string, newestMessageMs: number | undefined): string {
+  return newestMessageMs !== undefined && newestMessageMs > Date.parse(updatedAt)
+    ? new Date(newestMessageMs).toISOString()
+    : updatedAt;
+}
+
 /** A dead-lettered job (absent state = pending). */
 export function isDead(job: OutboxJob): boolean {
   return job.state === "dead";

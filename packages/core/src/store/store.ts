@@ -76,6 +76,11 @@ export interface ConversationSummary {
   conversation: Conversation;
   /** Every status is present (0 when none). */
   messageCounts: Record<MessageStatus, number>;
+  /**
+   * ISO time of the conversation's last activity: the later of its `updatedAt` and its newest
+   * message's `createdAt`. Read, not written: a message does not touch the conversation row.
+   */
+  lastActivityAt: string;
 }
 
 export interface PurgeResult {

@@ -664,14 +664,16 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
 
     recentConversations: async (limit): Promise<ConversationSummary[]> => {
       assertPositiveInteger(limit, "limit");
-      // Read backwards from conversations_updated (migration 4); the counts from messages_conversation_seq.
+      // Read backwards from conversations_updated (migration 4), so ordered by the conversation's last
+      // change, not its last activity; the counts from messages_conversation_seq. The same query gives
+      // the newest message time (for lastActivityAt): no extra query, no write per message.
       const { rows } = await query<{ id: string; data: string }>(
         "SELECT id, data FROM conversations ORDER BY updated_at_ms DESC, id DESC LIMIT $1",
         [limit],
       );
-      const counts = await query<{ conversation_id: string; status: string; n: string }>(
-        `SELECT conversation_id, data::json ->> 'status' AS status, count(*) AS n FROM messages
-         WHERE conversation_id = ANY($1) GROUP BY conversation_id, status`,
+      const counts = await query<{ conversation_id: string; status: string; n: string; newest: number | string }>(
+        `SELECT conversation_id, data::json ->> 'status' AS status, count(*) AS n, max(created_at_ms) AS newest
+         FROM messages WHERE conversation_id = ANY($1) GROUP BY conversation_id, status`,
         [rows.map((row) => row.id)],
       );
       return rows.map((row) => {
@@ -682,12 +684,16 @@ export function createPostgresStore(options: PostgresStoreOptions | string): Pos
           read: 0,
           failed: 0,
         };
+        let newestMs: number | undefined;
         for (const count of counts.rows) {
-          if (count.conversation_id === row.id && Object.hasOwn(messageCounts, count.status)) {
+          if (count.conversation_id !== row.id) continue;
+          if (Object.hasOwn(messageCounts, count.status)) {
             messageCounts[count.status as keyof typeof messageCounts] += Number(count.n);
           }
+          newestMs = Math.max(newestMs ?? Number(count.newest), Number(count.newest));
         }
-        return { conversation: decodeConversation(row), messageCounts };
+        const conversation = decodeConversation(row);
+        return { conversation, messageCounts, lastActivityAt: lastActivityAt(conversation.updatedAt, newestMs) };
       });
     },
 
@@ -1106,6 +1112,13 @@ function toInitError(error: unknown): unknown {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** As store-checks' `lastActivityAt` (this file takes nothing from the core at run time but its exports). */
+function lastActivityAt(updatedAt: string, newestMessageMs: number | undefined): string {
+  return newestMessageMs !== undefined && newestMessageMs > Date.parse(updatedAt)
+    ? new Date(newestMessageMs).toISOString()
+    : updatedAt;
 }
 
 function assertPositiveInteger(value: number, name: string): void {

@@ -23,6 +23,7 @@ import {
   createSerialQueue,
   emptyConversationCounts,
   emptyMessageCounts,
+  lastActivityAt,
 } from "../store-checks";
 import { migrate } from "./schema";
 
@@ -536,12 +537,14 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
         return statements.recentConversations.all(limit).map((row) => {
           const conversation = decodeConversation(row);
           const messageCounts = emptyMessageCounts();
+          let newestMs: number | undefined;
           for (const count of statements.messageStatusCounts.all(conversation.id)) {
             const status = String(count.status);
             if (Object.hasOwn(messageCounts, status))
               messageCounts[status as keyof typeof messageCounts] += Number(count.n);
+            newestMs = Math.max(newestMs ?? Number(count.newest), Number(count.newest));
           }
-          return { conversation, messageCounts };
+          return { conversation, messageCounts, lastActivityAt: lastActivityAt(conversation.updatedAt, newestMs) };
         });
       }),
 
@@ -689,11 +692,14 @@ function prepareStatements(db: DatabaseSync) {
        ORDER BY hunt_deadline, id LIMIT ?`,
     ),
     nextHuntDeadline: p("SELECT MIN(hunt_deadline) AS at FROM conversations WHERE state = 'hunting'"),
-    // Read backwards from conversations_updated (migration 4); the counts from messages_conversation_seq.
+    // Read backwards from conversations_updated (migration 4), so ordered by the conversation's last
+    // change, not its last activity; the counts from messages_conversation_seq. The same pass over the
+    // conversation's messages gives the newest message time (for lastActivityAt): no extra query, and
+    // no write to the conversation per message.
     recentConversations: p("SELECT data FROM conversations ORDER BY updated_at_ms DESC, id DESC LIMIT ?"),
     messageStatusCounts: p(
-      `SELECT json_extract(data, '$.status') AS status, COUNT(*) AS n FROM messages WHERE conversation_id = ?
-       GROUP BY status`,
+      `SELECT json_extract(data, '$.status') AS status, COUNT(*) AS n, MAX(created_at_ms) AS newest
+       FROM messages WHERE conversation_id = ? GROUP BY status`,
     ),
     deleteConversation: p("DELETE FROM conversations WHERE id = ?"),
     // Retention never drops what is still on its way: a closed conversation with a pending job stays.
