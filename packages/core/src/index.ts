@@ -56,6 +56,7 @@ export {
 export type { BridgeHandler, RequestInfo } from "./gateway/handler";
 export { openApiDocument } from "./gateway/openapi";
 export { deadLetterView } from "./gateway/views";
+export type { DeliverySettings } from "./loops/delivery-worker";
 export type { BridgeMetricsSource, MetricsExporter, MetricsExporterFactory } from "./metrics/exporter";
 export type { AddressRange, ForwardedHeader } from "./net/client-address";
 export {

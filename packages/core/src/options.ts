@@ -3,6 +3,7 @@ import { API_KEY_HASH_PATTERN } from "./auth/api-keys";
 import type { ConsumerConfig } from "./auth/consumer-config";
 import type { RouteInput } from "./conversations/conversation-service";
 import { ConfigError } from "./errors/config-error";
+import type { DeliverySettings } from "./loops/delivery-worker";
 import {
   DEFAULT_RETRY_HORIZON_MS,
   DEFAULT_RETRY_JITTER,
@@ -287,19 +288,7 @@ export interface ResolvedOptions {
     onExhausted: "close" | "wait";
     renotify: ((notice: RenotifyNotice, context: DeliveryContext) => Promise<void>) | undefined;
   };
-  delivery: {
-    attemptTimeoutMs: number;
-    burstRetries: number;
-    burstMinDelayMs: number;
-    burstMaxDelayMs: number;
-    schedule: number[];
-    retryHorizonMs: number;
-    maxWaitMs: number;
-    jitter: number;
-    leaseMs: number;
-    concurrency: number;
-    pollMs: number;
-  };
+  delivery: DeliverySettings;
   /** `afterMs` 0: off. */
   unavailableNotice: { afterMs: number; text: string | undefined };
   /** Undefined when conversations are kept until erased. */

@@ -13,25 +13,28 @@ import { LeaseKeeper } from "./lease-keeper";
 import { Loop } from "./loop";
 import { nextWait } from "./retry-schedule";
 
+/** The delivery settings, every default filled in (`createBridge`'s `delivery` option, resolved). */
+export interface DeliverySettings {
+  attemptTimeoutMs: number;
+  burstRetries: number;
+  burstMinDelayMs: number;
+  burstMaxDelayMs: number;
+  schedule: number[];
+  retryHorizonMs: number;
+  maxWaitMs: number;
+  jitter: number;
+  leaseMs: number;
+  concurrency: number;
+  pollMs: number;
+}
+
 /** What the delivery loop needs of the bridge's options. */
 export interface DeliveryLoopOptions {
   store: Store;
   clock: Clock;
   /** This instance's id in leases. */
   workerId: string;
-  delivery: {
-    attemptTimeoutMs: number;
-    burstRetries: number;
-    burstMinDelayMs: number;
-    burstMaxDelayMs: number;
-    schedule: number[];
-    retryHorizonMs: number;
-    maxWaitMs: number;
-    jitter: number;
-    leaseMs: number;
-    concurrency: number;
-    pollMs: number;
-  };
+  delivery: DeliverySettings;
   hunting: { renotify: ((notice: RenotifyNotice, context: DeliveryContext) => Promise<void>) | undefined };
   /** The counselor's pseudonym from an extension, when the helpline gives none. */
   counselorNameFor: (extension: string) => string;
