@@ -3,9 +3,15 @@
 // node-server.ts) needs only @openchs-bridge/core; the CLI is here for its configuration reader and
 // composition.
 
-import { existsSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { ConfigError, composeGateway, type GatewayConfig, loadConfig, parseDotEnv } from "@openchs-bridge/cli";
+import {
+  ConfigError,
+  composeGateway,
+  configErrorText,
+  environmentWithDotEnv,
+  type GatewayConfig,
+  loadConfig,
+} from "@openchs-bridge/cli";
 import { createApp } from "./app";
 import { serveHono } from "./node-server";
 
@@ -19,20 +25,13 @@ const stop = () => server.close(() => void bridge.stop());
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
 
-/**
- * The configuration from the environment and a `.env` file when present (set variables win), as
- * `openchs-bridge serve` reads it; or, when it is missing or invalid, what `serve` prints (no stack trace).
- */
+/** The configuration as `openchs-bridge serve` reads it, or, when it is missing or invalid, what `serve` prints. */
 function configFromEnvironment(): GatewayConfig {
-  const env: Record<string, string | undefined> = { ...process.env };
-  if (existsSync(".env")) {
-    for (const [name, value] of Object.entries(parseDotEnv(readFileSync(".env", "utf8")))) env[name] ??= value;
-  }
   try {
-    return loadConfig(env);
+    return loadConfig(environmentWithDotEnv());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`openchs-bridge: ${error.message}\nRun "openchs-bridge serve --help" for every variable.\n`);
+    process.stderr.write(configErrorText(error));
     process.exit(1);
   }
 }

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { apiKeyText, newApiKey } from "./api-key";
-import { ConfigError, helpText, loadConfig, parseDotEnv } from "./config";
+import { ConfigError, configErrorText, environmentWithDotEnv, helpText, loadConfig } from "./config";
 import { deadLettersCommand } from "./dead-letters-command";
 import { createLogger, logBridgeEvents } from "./logger";
 import type { CommandIo } from "./operator-bridge";
@@ -15,20 +15,12 @@ import { startTracing } from "./tracing";
  * command failed (configuration, store, upstream), 2 when the command line itself is wrong.
  */
 
-function environment(): Record<string, string | undefined> {
-  const env = { ...process.env };
-  if (existsSync(".env")) {
-    for (const [name, value] of Object.entries(parseDotEnv(readFileSync(".env", "utf8")))) env[name] ??= value;
-  }
-  return env;
-}
-
 const SESSION = /^[A-Za-z0-9_-]{1,100}$/;
 
 /** What the operator commands read and write: this process's environment and streams. */
 function commandIo(): CommandIo {
   return {
-    env: environment(),
+    env: environmentWithDotEnv(),
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
   };
@@ -48,7 +40,7 @@ async function erase(ids: string[]): Promise<void> {
     usageError("erase takes one or more conversation ids (chat_session values)");
     return;
   }
-  const config = loadConfig(environment());
+  const config = loadConfig(environmentWithDotEnv());
   if (config.BRIDGE_STORE === "memory") {
     throw new ConfigError("BRIDGE_STORE", "BRIDGE_STORE=memory keeps nothing another process could erase");
   }
@@ -75,11 +67,13 @@ function apiKey(flags: string[]): void {
 }
 
 async function serve(): Promise<void> {
-  const config = loadConfig(environment());
+  // Read once: the gateway's variables and the OTEL_* ones come from the same environment.
+  const env = environmentWithDotEnv();
+  const config = loadConfig(env);
   // One logger for the whole process: request lines, bridge events, start and stop (logger.ts).
   const logger = createLogger({ level: config.BRIDGE_LOG_LEVEL, includeText: config.BRIDGE_LOG_TEXT });
   // OpenTelemetry, when OTEL_* asks for it (tracing.ts): registered before the first request.
-  const tracing = await startTracing(environment());
+  const tracing = await startTracing(env);
   // Listen before the background work starts: a hunting deadline that passed while the gateway was
   // down fires during the start itself, and must be logged like any other.
   const gateway = await startGateway(config, {
@@ -239,8 +233,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof ConfigError) {
       // One line per missing or invalid variable: everything to fix, from one run.
-      const lines = error.problems.map((p) => `openchs-bridge: ${p.message}\n`).join("");
-      process.stderr.write(`${lines}Run "openchs-bridge serve --help" for every variable.\n`);
+      process.stderr.write(configErrorText(error));
     } else {
       process.stderr.write(`openchs-bridge: ${error instanceof Error ? error.message : String(error)}\n`);
     }

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import { ConfigError as CoreConfigError } from "@openchs-bridge/core";
 import { z } from "zod";
@@ -419,4 +420,25 @@ export function helpText(): string {
     "simulators are; `npm run demo` there too), and `npm start --workspace examples/simulators`",
     "runs the simulators for you to point this gateway at.",
   ].join("\n");
+}
+
+/**
+ * The environment as `openchs-bridge serve` reads it: the process's variables, with those of a `.env`
+ * file in the working directory added under them (a variable already set wins).
+ */
+export function environmentWithDotEnv(
+  env: Record<string, string | undefined> = process.env,
+  file = ".env",
+): Record<string, string | undefined> {
+  const merged = { ...env };
+  if (existsSync(file)) {
+    for (const [name, value] of Object.entries(parseDotEnv(readFileSync(file, "utf8")))) merged[name] ??= value;
+  }
+  return merged;
+}
+
+/** What `serve` prints for a configuration error: one line per problem (names, never values), then where to look. */
+export function configErrorText(error: ConfigError): string {
+  const lines = error.problems.map((p) => `openchs-bridge: ${p.message}\n`).join("");
+  return `${lines}Run "openchs-bridge serve --help" for every variable.\n`;
 }

@@ -14,6 +14,8 @@ export { type ComposedGateway, composeGateway } from "./compose";
 export {
   ConfigError,
   type ConfigProblem,
+  configErrorText,
+  environmentWithDotEnv,
   envSchema,
   type GatewayConfig,
   helpText,
