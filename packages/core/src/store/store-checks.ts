@@ -70,3 +70,21 @@ export function createSerialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
     return run;
   };
 }
+
+/**
+ * What of a job the SQL stores keep in its JSON column: everything their columns do not hold
+ * (attempts, due time, lease, state, dead time and id are columns of their own).
+ */
+export function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
+  const {
+    attempts: _a,
+    nextAttemptAt: _n,
+    leaseOwner: _o,
+    leaseUntil: _u,
+    state: _s,
+    deadAt: _d,
+    id: _id,
+    ...data
+  } = job as OutboxJob;
+  return data;
+}

@@ -16,6 +16,7 @@ import {
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 // Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
 import type { ConversationCounts, ConversationSummary, DeadLetterPage, OutboxStats, PurgeResult } from "../store";
+import { jobData } from "../store-checks";
 import { createJobListener } from "./job-listener";
 import { migrate } from "./schema";
 
@@ -982,21 +983,6 @@ function decodeConversation(row: { data: string }): Conversation {
 
 function decodeMessage(row: MessageRow): Message {
   return { ...(JSON.parse(row.data) as Omit<Message, "seq">), seq: Number(row.seq) };
-}
-
-/** What of a job goes in the JSON column: everything the columns do not hold. */
-function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
-  const {
-    attempts: _a,
-    nextAttemptAt: _n,
-    leaseOwner: _o,
-    leaseUntil: _u,
-    state: _s,
-    deadAt: _d,
-    id: _id,
-    ...data
-  } = job as OutboxJob;
-  return data;
 }
 
 function decodeJob(row: JobRow): OutboxJob {

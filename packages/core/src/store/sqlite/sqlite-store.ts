@@ -23,6 +23,7 @@ import {
   createSerialQueue,
   emptyConversationCounts,
   emptyMessageCounts,
+  jobData,
   lastActivityAt,
 } from "../store-checks";
 import { migrate } from "./schema";
@@ -847,21 +848,6 @@ function decodeConversation(row: Row): Conversation {
 
 function decodeMessage(row: Row): Message {
   return { ...(JSON.parse(String(row.data)) as Omit<Message, "seq">), seq: Number(row.seq) };
-}
-
-/** What of a job goes in the JSON column: everything the columns do not hold. */
-function jobData(job: Omit<OutboxJob, "id">): Record<string, unknown> {
-  const {
-    attempts: _a,
-    nextAttemptAt: _n,
-    leaseOwner: _o,
-    leaseUntil: _u,
-    state: _s,
-    deadAt: _d,
-    id: _id,
-    ...data
-  } = job as OutboxJob;
-  return data;
 }
 
 function decodeJob(row: Row): OutboxJob {
