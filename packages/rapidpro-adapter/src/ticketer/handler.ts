@@ -30,7 +30,9 @@ export function defaultConversationIdFor(ticketId: string): string {
 /**
  * The default id of the conversation a reopen starts: the ticket's `external_id`, `_r`, and the
  * reopen's time to the millisecond (`t_0f4d…_r20260520T150500123`): `[A-Za-z0-9_]` only, at most
- * 100 characters, the same for every retry of one reopen (mailroom sends the same `reopened_at`).
+ * 100 characters, the same for every retry of one reopen when mailroom sends `reopened_at`. Without
+ * it (or with an unreadable one) the time of the call is used, so a retry gets another id; that is
+ * harmless: a retry finds the conversation the first call opened still open, and opens nothing.
  */
 export function defaultReopenedConversationIdFor(externalId: string, reopenedAt: Date): string {
   const stamp = reopenedAt.toISOString().replace(/[-:.Z]/g, "");
@@ -386,12 +388,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
       const stored = await idempotency.get(cacheKey);
       if (!stored) return undefined;
       if (stored.fingerprint !== fingerprint) {
-        return errorAnswer(
-          "idempotency_key_reused",
-          "this Idempotency-Key was used with another body",
-          undefined,
-          fingerprint,
-        );
+        return keyReused(fingerprint);
       }
       return stored;
     };
@@ -402,15 +399,7 @@ export function createTicketerHandler(options: TicketerHandlerOptions): (request
     if (pending) {
       const first = await pending;
       if (first.fingerprint !== fingerprint) {
-        return send(
-          errorAnswer(
-            "idempotency_key_reused",
-            "this Idempotency-Key was used with another body",
-            undefined,
-            fingerprint,
-          ),
-          request,
-        );
+        return send(keyReused(fingerprint), request);
       }
       return send(first, request, { "idempotent-replayed": "true" });
     }
@@ -462,13 +451,16 @@ function answer(status: number, body: unknown): StoredAnswer {
 }
 
 /** A stored error answer, its status from the ticketer's error table. */
-function errorAnswer(
-  code: TicketerErrorCode,
-  message: string,
-  details?: Record<string, unknown>,
-  fingerprint = "",
-): StoredAnswer {
-  return { status: TICKETER_ERRORS[code].status, body: ticketerErrorBody(code, message, details), fingerprint };
+function errorAnswer(code: TicketerErrorCode, message: string, details?: Record<string, unknown>): StoredAnswer {
+  return { status: TICKETER_ERRORS[code].status, body: ticketerErrorBody(code, message, details), fingerprint: "" };
+}
+
+/** An Idempotency-Key sent again with another body (the fingerprint is the new body's). */
+function keyReused(fingerprint: string): StoredAnswer {
+  return {
+    ...errorAnswer("idempotency_key_reused", "this Idempotency-Key was used with another body"),
+    fingerprint,
+  };
 }
 
 /** Maps a failure to the contract's error answer. Core `BridgeError`s keep their meaning; anything else is 500. */
@@ -483,7 +475,6 @@ function failureAnswer(error: unknown, route?: Route): StoredAnswer {
       case "conversation_not_found":
         return errorAnswer("ticket_not_found", "no such ticket", externalId);
       case "missing_field":
-        return errorAnswer("invalid_payload", error.message, field);
       case "invalid_field":
       case "invalid_json":
         return errorAnswer("invalid_payload", error.message, field);
