@@ -55,6 +55,7 @@ export {
 } from "./errors/upstream-error";
 export type { BridgeHandler, RequestInfo } from "./gateway/handler";
 export { openApiDocument } from "./gateway/openapi";
+export { isGeoUrl } from "./gateway/schemas";
 export { deadLetterView } from "./gateway/views";
 export type { DeliverySettings } from "./loops/delivery-worker";
 export type { BridgeMetricsSource, MetricsExporter, MetricsExporterFactory } from "./metrics/exporter";

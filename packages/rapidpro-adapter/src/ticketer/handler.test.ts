@@ -431,6 +431,26 @@ const childLine = (id: string, text: string, at: string) => ({
 });
 
 describe("ticketer: mailroom as it really calls", () => {
+  it("refuses a shared location outside the globe (latitude beyond ±90), as the gateway does", async () => {
+    const t = setup();
+    await t.call("/v1/tickets", openBody({ body: "" }), mailroomHeaders(`open-${TICKET}`));
+    const res = await t.call(
+      `/v1/tickets/${EXTERNAL}/messages`,
+      {
+        ticket_id: TICKET,
+        external_id: EXTERNAL,
+        message_id: "m-geo",
+        direction: "incoming",
+        sender: { type: "contact", id: CONTACT },
+        attachments: [{ content_type: "geo", url: "91.5,36.81" }],
+        sent_at: "2026-05-20T14:21:30Z",
+      },
+      mailroomHeaders(),
+    );
+    expect(res.status).toBe(400);
+    expect(t.accepted).toEqual([]);
+  });
+
   it("takes a history batch oldest first with the bot's lines marked, once, even sent again", async () => {
     const t = setup();
     await t.call("/v1/tickets", openBody({ body: "" }), mailroomHeaders(`open-${TICKET}`));

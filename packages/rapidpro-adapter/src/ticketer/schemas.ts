@@ -1,3 +1,4 @@
+import { isGeoUrl } from "@openchs-bridge/core";
 import { z } from "zod";
 
 /**
@@ -17,9 +18,6 @@ export const actorSchema = z.looseObject({
   email: opt(text),
 });
 
-/** A shared location, `geo:<lat>,<long>` in decimal degrees (nyaruka/goflow `utils/attachment.go`). */
-const GEO_URL = /^geo:-?\d{1,3}(?:\.\d{1,15})?,-?\d{1,3}(?:\.\d{1,15})?$/;
-
 /**
  * Mailroom sends a contact's shared location as goflow splits it, `{"content_type":"geo","url":
  * "-1.28,36.81"}` (weni-ai/mailroom `services/tickets/generic/history.go` `attachmentsFromMsg`): its
@@ -37,7 +35,7 @@ function locationUrl(value: unknown): unknown {
 export const ticketAttachmentSchema = z.preprocess(
   locationUrl,
   z.looseObject({
-    url: z.union([z.url({ protocol: /^https?$/ }), z.string().regex(GEO_URL)], {
+    url: z.union([z.url({ protocol: /^https?$/ }), z.string().refine(isGeoUrl)], {
       error: "expected an http(s) URL, or a location geo:<lat>,<long>",
     }),
     content_type: opt(text),
