@@ -10,6 +10,7 @@ import type { DeliveryContext, RenotifyNotice, UnavailableNotice } from "../port
 import type { Store } from "../store/store";
 import { type DeliveryResult, withDeliverySpan } from "../tracing/delivery-span";
 import { LeaseKeeper } from "./lease-keeper";
+import { linkedSignal } from "./linked-signal";
 import { Loop } from "./loop";
 import { nextWait } from "./retry-schedule";
 
@@ -193,7 +194,8 @@ export class DeliveryWorker {
     const d = this.options.delivery;
     const stop = this.controller.signal;
     // Stopping, or the lease lost to another instance: either way this claim ends now.
-    const halt = AbortSignal.any([stop, lost]);
+    const halted = linkedSignal([stop, lost]);
+    const halt = halted.signal;
     let attempts = 0;
     try {
       await pRetry(
@@ -201,13 +203,14 @@ export class DeliveryWorker {
           attempts++;
           // Erased on request during the burst (e.g. by another process): no further attempt.
           if (attempts > 1 && !(await this.stillStored(job))) throw new AbortError(new ErasedWhileDelivering());
-          const timeout = AbortSignal.timeout(d.attemptTimeoutMs);
-          const signal = AbortSignal.any([halt, timeout]);
+          const attempt = linkedSignal([halt], d.attemptTimeoutMs);
           try {
-            await this.send(job, conversation, message, { signal, attempt: job.attempts + attempts });
+            await this.send(job, conversation, message, { signal: attempt.signal, attempt: job.attempts + attempts });
           } catch (error) {
-            if (timeout.aborted && !halt.aborted) throw new AttemptTimeout(d.attemptTimeoutMs);
+            if (attempt.timedOut && !halt.aborted) throw new AttemptTimeout(d.attemptTimeoutMs);
             throw error;
+          } finally {
+            attempt.dispose();
           }
         },
         {
@@ -244,6 +247,7 @@ export class DeliveryWorker {
         },
       );
     } catch (error) {
+      halted.dispose();
       const attempt = job.attempts + attempts;
       // Another instance holds the job now: its outcome is theirs to record.
       if (lost.aborted) return { outcome: "lost", attempt };
@@ -260,6 +264,7 @@ export class DeliveryWorker {
       const outcome = await this.reportFailure(job, message, failure, attempts);
       return { outcome, attempt, failure: { code: failure.code, status: failure.status } };
     }
+    halted.dispose();
     // Delivered: recorded even if the lease lapsed meanwhile (the job is done, whoever holds it).
     await this.outcomes.recordDelivered(job, attempts);
     return { outcome: "sent", attempt: job.attempts + attempts };
