@@ -1,5 +1,23 @@
-import type { Conversation, Message, MessageDirection, OutboxJob, OutboxLane, StoredToken } from "../domain/model";
+import type {
+  Conversation,
+  ConversationState,
+  Message,
+  MessageDirection,
+  OutboxJob,
+  OutboxLane,
+  StoredToken,
+} from "../domain/model";
 import { StoreConflictError, StoreUnavailableError } from "./errors";
+import {
+  decodeConversation,
+  decodeMessage,
+  encodeConversation,
+  encodeMessage,
+  flatString,
+  messageRecordMatcher,
+  messageSeqOf,
+  uuidKey,
+} from "./memory-records";
 import type {
   ClaimQuery,
   ConversationCounts,
@@ -19,6 +37,7 @@ import {
   assertClaimQuery,
   assertNextVersion,
   assertPositiveInteger,
+  CONVERSATION_STATES,
   compareDeadLetters,
   createSerialQueue,
   emptyConversationCounts,
@@ -41,21 +60,45 @@ export interface MemoryStoreOptions {
 type Undo = () => void;
 
 /**
+ * A conversation as the memory store keeps it: its record, and its messages' records in seq order.
+ * `messages` is never changed in place, only replaced: sized to its content, and a rollback puts the
+ * previous array back.
+ */
+interface ConversationRow {
+  readonly id: string;
+  /** The state the record holds (undefined if not one the bridge knows), for the scans by state. */
+  state: ConversationState | undefined;
+  record: string;
+  messages: readonly string[];
+}
+
+/** Shared by every conversation without messages. */
+const NO_MESSAGES: readonly string[] = Object.freeze([]);
+
+/**
+ * Where to look for a message: `uuidKey(uuid)` → the row (or, when two uuids share a key, rows) of
+ * its conversation. A small-integer key rather than the uuid: a 36-character string per message
+ * would cost more than the Map entry itself.
+ */
+type MessageIndex = Map<number, ConversationRow | ConversationRow[]>;
+
+/**
  * A `Store` kept in memory: for tests and demos only, everything is lost when the process ends.
  *
  * It keeps the promises of the interface: every operation (reads too) runs alone, one after another,
  * so transactions never interleave and never see each other's uncommitted writes; a transaction whose
- * `fn` throws is undone completely; values are copied in and out (`structuredClone`), so a caller
- * cannot change stored state by mutating an object it passed or got back.
+ * `fn` throws is undone completely; values are copied in and out, so a caller cannot change stored
+ * state by mutating an object it passed or got back. Conversations and messages are kept as compact
+ * JSON text (`memory-records.ts`: a JSON round trip, like the durable stores', in about a third of
+ * the heap of objects), outbox jobs and tokens as `structuredClone`d objects (few at a time: a job
+ * goes once delivered; and every claim reads them all).
  *
  * Inside `transaction(fn)`, use only the `tx` handed to `fn`: calling the store itself from `fn` waits
  * for the transaction to end, which never happens (a deadlock).
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
-  const conversations = new Map<string, Conversation>();
-  const messages = new Map<string, Message>();
-  /** `(conversationId, direction, messageId)` → message uuid. */
-  const messageKeys = new Map<string, string>();
+  const conversations = new Map<string, ConversationRow>();
+  const messageIndex: MessageIndex = new Map();
   const jobs = new Map<number, OutboxJob>();
   const tokens = new Map<string, StoredToken>();
   let lastSeq = 0;
@@ -97,9 +140,22 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     return true;
   };
 
+  /** Sets `row[key]`; the rollback of the transaction (if any) sets it back. */
+  const assign = <K extends keyof ConversationRow>(
+    row: ConversationRow,
+    key: K,
+    value: ConversationRow[K],
+    undo: Undo[] | undefined,
+  ): void => {
+    const previous = row[key];
+    undo?.push(() => {
+      row[key] = previous;
+    });
+    row[key] = value;
+  };
+
   const sortedJobs = (): OutboxJob[] => [...jobs.values()].sort((a, b) => a.id - b.id);
   const pending = (): OutboxJob[] => sortedJobs().filter((job) => !isDead(job));
-  const sortedMessages = (): Message[] => [...messages.values()].sort((a, b) => a.seq - b.seq);
 
   /** The oldest pending job of every `(conversationId, lane)`, in one pass: dead jobs hold no lane. */
   const laneHeads = (): OutboxJob[] => {
@@ -113,14 +169,45 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     return [...heads.values()];
   };
 
+  const conversationOf = (row: ConversationRow): Conversation => decodeConversation(row.record, row.id);
+  const messageAt = (row: ConversationRow, index: number): Message => decodeMessage(row.messages[index]!, row.id);
+
+  /** Where a message is: its conversation's row and its index there. */
+  const locateMessage = (uuid: string): { row: ConversationRow; index: number } | undefined => {
+    const isIt = messageRecordMatcher(uuid);
+    for (const row of indexedRows(messageIndex, uuid)) {
+      const index = row.messages.findIndex(isIt);
+      if (index !== -1) return { row, index };
+    }
+    return undefined;
+  };
+
+  const findMessage = (uuid: string): Message | undefined => {
+    const found = locateMessage(uuid);
+    return found && messageAt(found.row, found.index);
+  };
+
+  /** A scan of the conversation's messages: only records holding the `messageId` text are decoded. */
+  const findByMessageId = (
+    row: ConversationRow,
+    direction: MessageDirection,
+    messageId: string,
+  ): Message | undefined => {
+    const needle = JSON.stringify(messageId);
+    for (let i = 0; i < row.messages.length; i++) {
+      if (!row.messages[i]!.includes(needle)) continue;
+      const message = messageAt(row, i);
+      if (message.direction === direction && message.messageId === messageId) return message;
+    }
+    return undefined;
+  };
+
   /** Deletes a conversation with its messages and jobs; returns how many dead jobs went with it. */
   const deleteConversationRows = (id: string): number | undefined => {
-    if (!conversations.delete(id)) return undefined;
-    for (const message of [...messages.values()]) {
-      if (message.conversationId !== id) continue;
-      messages.delete(message.uuid);
-      messageKeys.delete(messageKey(message.conversationId, message.direction, message.messageId));
-    }
+    const row = conversations.get(id);
+    if (!row) return undefined;
+    conversations.delete(id);
+    for (const record of row.messages) unindexMessage(messageIndex, decodeMessage(record, id).uuid, row);
     let deadLetters = 0;
     for (const job of [...jobs.values()]) {
       if (job.conversationId !== id) continue;
@@ -128,6 +215,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       jobs.delete(job.id);
     }
     return deadLetters;
+  };
+
+  /** The conversations in `hunting`: only those records are decoded. */
+  const hunting = (): Conversation[] => {
+    const found: Conversation[] = [];
+    for (const row of conversations.values()) if (row.state === "hunting") found.push(conversationOf(row));
+    return found;
   };
 
   const makeTx = (undo: Undo[], isOpen: () => boolean): StoreTx => {
@@ -143,57 +237,76 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     };
 
     return {
-      getConversation: (id) => txOp(() => copy(conversations.get(id))),
+      getConversation: (id) =>
+        txOp(() => {
+          const row = conversations.get(id);
+          return row && conversationOf(row);
+        }),
 
       insertConversation: (conversation) =>
         txOp(() => {
           if (conversations.has(conversation.id)) throw new StoreConflictError("conversation");
-          set(conversations, conversation.id, copy(conversation), undo);
+          const id = flatString(conversation.id);
+          const row: ConversationRow = {
+            id,
+            state: knownState(conversation.state),
+            record: encodeConversation(conversation),
+            messages: NO_MESSAGES,
+          };
+          set(conversations, id, row, undo);
         }),
 
       updateConversation: (conversation, expectedVersion) =>
         txOp(() => {
           assertNextVersion(conversation, expectedVersion);
-          const stored = conversations.get(conversation.id);
-          if (!stored || stored.version !== expectedVersion) return false;
-          set(conversations, conversation.id, copy(conversation), undo);
+          const row = conversations.get(conversation.id);
+          if (!row || conversationOf(row).version !== expectedVersion) return false;
+          assign(row, "record", encodeConversation(conversation), undo);
+          assign(row, "state", knownState(conversation.state), undo);
           return true;
         }),
 
-      getMessage: (uuid) => txOp(() => copy(messages.get(uuid))),
+      getMessage: (uuid) => txOp(() => findMessage(uuid)),
 
       getMessageByMessageId: (conversationId, direction, messageId) =>
         txOp(() => {
-          const uuid = messageKeys.get(messageKey(conversationId, direction, messageId));
-          return uuid === undefined ? undefined : copy(messages.get(uuid));
+          const row = conversations.get(conversationId);
+          return row && findByMessageId(row, direction, messageId);
         }),
 
       findRecentByTextHash: (conversationId, direction, textHash, sinceMs) =>
         txOp(() => {
-          let found: Message | undefined;
-          for (const m of messages.values()) {
-            if (m.conversationId !== conversationId || m.direction !== direction || m.textHash !== textHash) continue;
-            if (m.createdAtMs < sinceMs) continue;
-            if (!found || m.seq > found.seq) found = m;
+          const row = conversations.get(conversationId);
+          // Newest first (a row is in seq order): the first match is the newest.
+          for (let i = (row?.messages.length ?? 0) - 1; i >= 0; i--) {
+            const m = messageAt(row!, i);
+            if (m.direction === direction && m.textHash === textHash && m.createdAtMs >= sinceMs) return m;
           }
-          return copy(found);
+          return undefined;
         }),
 
       insertMessage: (message: NewMessage) =>
         txOp(() => {
-          if (!conversations.has(message.conversationId)) throw new Error(UNKNOWN_CONVERSATION);
-          const key = messageKey(message.conversationId, message.direction, message.messageId);
-          if (messageKeys.has(key) || messages.has(message.uuid)) throw new StoreConflictError("message");
-          const stored: Message = { ...copy(message), seq: ++lastSeq };
-          set(messages, stored.uuid, stored, undo);
-          set(messageKeys, key, stored.uuid, undo);
-          return copy(stored);
+          const row = conversations.get(message.conversationId);
+          if (!row) throw new Error(UNKNOWN_CONVERSATION);
+          if (locateMessage(message.uuid) || findByMessageId(row, message.direction, message.messageId)) {
+            throw new StoreConflictError("message");
+          }
+          const record = encodeMessage({ ...message, seq: ++lastSeq });
+          // concat, not push: push would leave room for ~16 more in every conversation's array.
+          assign(row, "messages", row.messages.concat(record), undo);
+          const key = uuidKey(message.uuid);
+          const indexed = messageIndex.get(key);
+          const rows = indexed === undefined ? row : Array.isArray(indexed) ? [...indexed, row] : [indexed, row];
+          set(messageIndex, key, rows, undo);
+          return decodeMessage(record, row.id);
         }),
 
       updateMessage: (message) =>
         txOp(() => {
-          const stored = messages.get(message.uuid);
-          if (!stored) throw new Error("updateMessage: no message with that uuid");
+          const found = locateMessage(message.uuid);
+          if (!found) throw new Error("updateMessage: no message with that uuid");
+          const stored = messageAt(found.row, found.index);
           if (
             stored.conversationId !== message.conversationId ||
             stored.direction !== message.direction ||
@@ -202,7 +315,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
           ) {
             throw new Error("updateMessage: conversationId, direction, messageId and seq cannot change");
           }
-          set(messages, message.uuid, copy(message), undo);
+          const { row, index } = found;
+          assign(row, "messages", row.messages.with(index, encodeMessage(message)), undo);
         }),
 
       enqueueJob: (job: NewOutboxJob) =>
@@ -285,35 +399,42 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         }
       }),
 
-    getConversation: (id) => op(() => copy(conversations.get(id))),
+    getConversation: (id) =>
+      op(() => {
+        const row = conversations.get(id);
+        return row && conversationOf(row);
+      }),
 
-    getMessage: (uuid) => op(() => copy(messages.get(uuid))),
+    getMessage: (uuid) => op(() => findMessage(uuid)),
 
     listMessages: (query: ListMessagesQuery) =>
       op((): MessagePage => {
         assertPositiveInteger(query.limit, "limit");
         const { conversationId, before } = query;
-        const matching = sortedMessages()
-          .reverse()
-          .filter(
-            (m) =>
-              (conversationId === undefined || m.conversationId === conversationId) &&
-              (before === undefined || m.seq < before),
-          );
+        const rows =
+          conversationId === undefined ? conversations.values() : [conversations.get(conversationId)].filter(isRow);
+        // Ordered by the seq at the head of each record: only the page is decoded.
+        const matching: { row: ConversationRow; index: number; seq: number }[] = [];
+        for (const row of rows) {
+          row.messages.forEach((record, index) => {
+            const seq = messageSeqOf(record);
+            if (before === undefined || seq < before) matching.push({ row, index, seq });
+          });
+        }
+        matching.sort((a, b) => b.seq - a.seq);
         const page = matching.slice(0, query.limit);
         const last = page[page.length - 1];
         return {
-          messages: page.map((m) => copy(m)),
+          messages: page.map(({ row, index }) => messageAt(row, index)),
           nextCursor: matching.length > page.length && last ? last.seq : undefined,
         };
       }),
 
     conversationMessages: (conversationId) =>
-      op(() =>
-        sortedMessages()
-          .filter((m) => m.conversationId === conversationId)
-          .map((m) => copy(m)),
-      ),
+      op(() => {
+        const row = conversations.get(conversationId);
+        return row ? row.messages.map((record) => decodeMessage(record, row.id)) : [];
+      }),
 
     claimDueJobs: (query: ClaimQuery) =>
       op(() => {
@@ -411,7 +532,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     conversationCounts: () =>
       op((): ConversationCounts => {
         const counts = emptyConversationCounts();
-        for (const conversation of conversations.values()) counts[conversation.state]++;
+        for (const row of conversations.values()) if (row.state) counts[row.state]++;
         return counts;
       }),
 
@@ -421,39 +542,39 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       op((): ConversationSummary[] => {
         assertPositiveInteger(limit, "limit");
         const recent = [...conversations.values()]
-          .sort((a, b) => Date.parse(b.updatedAt) - Date.parse(a.updatedAt) || compareStrings(b.id, a.id))
+          .map((row) => ({ row, conversation: conversationOf(row) }))
+          .sort(
+            (a, b) =>
+              Date.parse(b.conversation.updatedAt) - Date.parse(a.conversation.updatedAt) ||
+              compareStrings(b.row.id, a.row.id),
+          )
           .slice(0, limit);
-        return recent.map((conversation) => {
+        return recent.map(({ row, conversation }) => {
           const messageCounts = emptyMessageCounts();
           let newestMs: number | undefined;
-          for (const m of messages.values()) {
-            if (m.conversationId !== conversation.id) continue;
+          for (const record of row.messages) {
+            const m = decodeMessage(record, row.id);
             messageCounts[m.status]++;
             newestMs = Math.max(newestMs ?? m.createdAtMs, m.createdAtMs);
           }
-          return {
-            conversation: copy(conversation),
-            messageCounts,
-            lastActivityAt: lastActivityAt(conversation.updatedAt, newestMs),
-          };
+          return { conversation, messageCounts, lastActivityAt: lastActivityAt(conversation.updatedAt, newestMs) };
         });
       }),
 
     dueHunts: (now, limit) =>
       op(() => {
         assertPositiveInteger(limit, "limit");
-        return [...conversations.values()]
-          .filter((c) => c.state === "hunting" && c.huntDeadline !== undefined && c.huntDeadline <= now)
+        return hunting()
+          .filter((c) => c.huntDeadline !== undefined && c.huntDeadline <= now)
           .sort((a, b) => (a.huntDeadline ?? 0) - (b.huntDeadline ?? 0) || compareStrings(a.id, b.id))
-          .slice(0, limit)
-          .map((c) => copy(c));
+          .slice(0, limit);
       }),
 
     nextHuntDeadline: () =>
       op(() => {
         let earliest: number | undefined;
-        for (const c of conversations.values()) {
-          if (c.state !== "hunting" || c.huntDeadline === undefined) continue;
+        for (const c of hunting()) {
+          if (c.huntDeadline === undefined) continue;
           if (earliest === undefined || c.huntDeadline < earliest) earliest = c.huntDeadline;
         }
         return earliest;
@@ -501,7 +622,9 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
         const cutoff = parseIso(closedBeforeIso);
         const withPending = new Set(pending().map((job) => job.conversationId));
         const result: PurgeResult = { conversations: 0, deadLetters: 0, pendingSkipped: 0 };
-        for (const c of [...conversations.values()]) {
+        for (const row of [...conversations.values()]) {
+          if (row.state !== "closed") continue;
+          const c = conversationOf(row);
           const closedAtMs = closedAtOf(c);
           if (closedAtMs === undefined || closedAtMs >= cutoff) continue;
           // Something accepted is still on its way: keep the conversation until it is delivered or dead.
@@ -533,8 +656,32 @@ function copy<T>(value: T): T {
   return value === undefined ? value : structuredClone(value);
 }
 
-function messageKey(conversationId: string, direction: MessageDirection, messageId: string): string {
-  return JSON.stringify([conversationId, direction, messageId]);
+/** The state as one of the bridge's own strings (not the caller's), undefined when unknown. */
+function knownState(state: string): ConversationState | undefined {
+  return CONVERSATION_STATES.find((known) => known === state);
+}
+
+function isRow(row: ConversationRow | undefined): row is ConversationRow {
+  return row !== undefined;
+}
+
+/** The rows that may hold the message `uuid`. */
+function indexedRows(index: MessageIndex, uuid: string): readonly ConversationRow[] {
+  const indexed = index.get(uuidKey(uuid));
+  return indexed === undefined ? [] : Array.isArray(indexed) ? indexed : [indexed];
+}
+
+/** Drops one entry of `row` under the message's key (erasure: no rollback). */
+function unindexMessage(index: MessageIndex, uuid: string, row: ConversationRow): void {
+  const key = uuidKey(uuid);
+  const indexed = index.get(key);
+  if (!Array.isArray(indexed)) {
+    if (indexed === row) index.delete(key);
+    return;
+  }
+  const rest = [...indexed];
+  rest.splice(rest.indexOf(row), 1);
+  index.set(key, rest.length === 1 ? rest[0]! : rest);
 }
 
 function isLeased(job: OutboxJob, now: number): boolean {
