@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { storeConformance } from "../../../test-support/store-conformance";
 import type { Conversation } from "../../domain/model";
 import { MIGRATIONS } from "./schema";
-import { openDatabase, resolveSqliteOptions, withoutSync } from "./sqlite-store";
+import { openDatabase, resolveSqliteOptions } from "./sqlite-store";
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "openchs-bridge-sqlite-"));
 
@@ -385,20 +385,6 @@ describe("createSqliteStore", () => {
 
   it("rejects bad options at construction", () => {
     expect(() => createSqliteStore({ path, busyTimeoutMs: -1 })).toThrow(RangeError);
-  });
-
-  it("commits a lease-only write without a sync, and puts the connection back to synchronous=FULL", () => {
-    const db = openDatabase(path, "FULL", 0);
-    toClose.push(db);
-    const synchronous = () => db.prepare("PRAGMA synchronous").get()?.synchronous;
-    expect(withoutSync(db, () => synchronous())).toBe(1);
-    expect(synchronous()).toBe(2);
-    expect(() =>
-      withoutSync(db, () => {
-        throw new Error("boom");
-      }),
-    ).toThrow("boom");
-    expect(synchronous()).toBe(2);
   });
 
   describe("group commit", () => {

@@ -26,15 +26,19 @@ import {
   jobData,
   lastActivityAt,
 } from "../store-checks";
+import { beginImmediate } from "./begin-immediate";
 import { migrate } from "./schema";
+import { createWalSync } from "./wal-sync";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
   /** The database file (created if missing, its directory must exist), or `":memory:"` (tests). */
   path: string;
   /**
-   * `PRAGMA synchronous` in WAL mode. `"FULL"` (default) syncs the WAL to disk at every commit, so a
-   * write acknowledged with 201 survives a power loss or an OS crash as well as a process crash.
+   * Durability in WAL mode. `"FULL"` (default): a transaction's promise settles only once the WAL is
+   * synced to disk, so a write acknowledged with 201 survives a power loss or an OS crash as well as a
+   * process crash. (sqlite itself commits under `synchronous=NORMAL` and the store syncs the log on
+   * libuv's thread pool, so the sync never blocks the event loop; see `wal-sync.ts`.)
    * `"NORMAL"` skips that sync: committed writes still survive the process being killed (SIGKILL),
    * but the last transactions before a power loss or an OS crash may be lost (never corrupted).
    */
@@ -113,7 +117,10 @@ const nextTurn: (callback: () => void) => void =
  */
 export function createSqliteStore(options: SqliteStoreOptions | string): Store {
   const { path, synchronous, busyTimeoutMs } = resolveSqliteOptions(options);
-  const db = openDatabase(path, synchronous, busyTimeoutMs);
+  // FULL on a file: sqlite commits under NORMAL and the log is synced off the event loop (wal-sync.ts).
+  const walSync =
+    synchronous === "FULL" && path !== ":memory:" && path !== "" ? createWalSync(`${path}-wal`) : undefined;
+  const db = openDatabase(path, walSync ? "NORMAL" : synchronous, busyTimeoutMs);
   const statements = prepareStatements(db);
   const serial = createSerialQueue();
   let closed = false;
@@ -125,40 +132,50 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
   };
 
   /** Runs one operation alone, after every operation queued before it; sqlite errors mapped. */
-  const op = <T>(fn: () => T): Promise<T> => {
+  const op = <T>(fn: () => T | Promise<T>): Promise<T> => {
     // Queued after the forming group: a transaction called from now on must run after this, not in it.
     forming = undefined;
     return serial(async () => {
       ensureOpen();
       try {
-        return fn();
+        return await fn();
       } catch (error) {
         throw toStoreError(error);
       }
     });
   };
 
+  /** Resolves once what was committed so far is on disk (at once without the log sync: NORMAL, `:memory:`). */
+  const durableNow = async (): Promise<void> => {
+    try {
+      await walSync?.afterCommit();
+    } catch (error) {
+      // Committed, but not known to be on disk: nobody may hear "done" (a caller retries; dedupe holds).
+      throw new StoreUnavailableError("the sqlite write-ahead log could not be synced to disk", { cause: error });
+    }
+  };
+
   /**
    * Runs `fn` as one write transaction (for the multi-statement operations outside `transaction`).
-   * `durable: false` commits without syncing the log to disk even under `synchronous=FULL`: for
-   * writes a crash may lose (leases: a single-instance store releases them all at start). Later
-   * synced commits still carry them, as the log is written in order.
+   * `durable: false` settles without waiting for the log to reach the disk: for writes a crash may
+   * lose (leases: a single-instance store releases them all at start). The next sync carries them,
+   * as the log is written in order.
    */
-  const write = <T>(fn: () => T, { durable = true }: { durable?: boolean } = {}): Promise<T> =>
-    op(() => {
-      const run = () => {
-        db.exec("BEGIN IMMEDIATE");
-        try {
-          const result = fn();
-          db.exec("COMMIT");
-          return result;
-        } catch (error) {
-          rollback(db);
-          throw error;
-        }
-      };
-      return durable || synchronous === "NORMAL" ? run() : withoutSync(db, run);
+  const write = async <T>(fn: () => T, { durable = true }: { durable?: boolean } = {}): Promise<T> => {
+    const result = await op(async () => {
+      await beginImmediate(db, busyTimeoutMs);
+      try {
+        const value = fn();
+        db.exec("COMMIT");
+        return value;
+      } catch (error) {
+        rollback(db);
+        throw error;
+      }
     });
+    if (durable) await durableNow();
+    return result;
+  };
 
   /**
    * Group commit: runs the transactions of a batch one after another inside one sqlite transaction,
@@ -176,7 +193,7 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
     };
     try {
       ensureOpen();
-      db.exec("BEGIN IMMEDIATE");
+      await beginImmediate(db, busyTimeoutMs);
     } catch (error) {
       end();
       for (const entry of batch.entries) entry.reject(toStoreError(error));
@@ -221,7 +238,15 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
       for (const entry of batch.entries.slice(done.length + failed.length)) entry.reject(error);
       return;
     }
-    for (const { entry, result } of done) entry.resolve(result);
+    // Settled once the log is on disk; meanwhile the next group may already commit (not awaited here).
+    void durableNow().then(
+      () => {
+        for (const { entry, result } of done) entry.resolve(result);
+      },
+      (error: unknown) => {
+        for (const { entry } of done) entry.reject(error);
+      },
+    );
   };
 
   /**
@@ -605,6 +630,7 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
         if (closed) return;
         closed = true;
         try {
+          await walSync?.close();
           db.close();
         } catch (error) {
           throw toStoreError(error);
@@ -925,21 +951,6 @@ function toStoreError(error: unknown): unknown {
     return new StoreUnavailableError(`the sqlite database is unavailable (sqlite code ${errcode})`, { cause: error });
   }
   return error;
-}
-
-/**
- * Runs `fn` (a whole transaction) under `synchronous=NORMAL`, then puts the connection back to
- * `FULL`, even when `fn` throws. Exported for tests only.
- *
- * @internal
- */
-export function withoutSync<T>(db: DatabaseSync, fn: () => T): T {
-  db.exec("PRAGMA synchronous = NORMAL");
-  try {
-    return fn();
-  } finally {
-    db.exec("PRAGMA synchronous = FULL");
-  }
 }
 
 /** Ends the open transaction, if any; a failure here leaves nothing more to undo. */
