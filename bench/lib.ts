@@ -159,6 +159,8 @@ export async function startBridge(options: {
         RAPIDPRO_CLOSE_FLOW: "00000000-0000-4000-8000-000000000000",
         // For experiments: extra Node options of the bridge only (e.g. a preload that times queries).
         ...(process.env.BENCH_BRIDGE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_BRIDGE_NODE_OPTIONS } : {}),
+        // For experiments: one thread or two (the bridge's default is auto).
+        ...(process.env.BRIDGE_DELIVERY_THREAD ? { BRIDGE_DELIVERY_THREAD: process.env.BRIDGE_DELIVERY_THREAD } : {}),
         ...options.env,
       },
       stdio: ["ignore", "pipe", "inherit"],

@@ -9,9 +9,12 @@ export default defineConfig([
     clean: true,
     target: "node22",
     platform: "node",
+    // import.meta.url in the CommonJS build too (delivery-thread.ts finds its worker file by it).
+    shims: true,
   },
   {
-    entry: ["src/bin.ts"],
+    // The delivery thread's worker runs its own file: built beside bin.js.
+    entry: ["src/bin.ts", "src/delivery-thread-entry.ts"],
     format: ["esm"],
     sourcemap: true,
     target: "node22",

@@ -78,11 +78,20 @@ async function serve(): Promise<void> {
   // down fires during the start itself, and must be logged like any other.
   const gateway = await startGateway(config, {
     logger,
+    env,
     onComposed({ bridge }) {
       logBridgeEvents(bridge.events, logger, { includeText: config.BRIDGE_LOG_TEXT });
     },
   });
-  logger.info({ event: "listening", url: gateway.url, store: gateway.storeDescription }, "listening");
+  logger.info(
+    {
+      event: "listening",
+      url: gateway.url,
+      store: gateway.storeDescription,
+      delivery: gateway.deliveryThread ? "thread" : "in-process",
+    },
+    "listening",
+  );
   logger.debug(
     {
       event: "config",

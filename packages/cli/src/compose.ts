@@ -25,7 +25,7 @@ export interface ComposedGateway {
  */
 export function composeGateway(
   config: GatewayConfig,
-  overrides: { store?: Store; fetch?: typeof fetch; clock?: Clock } = {},
+  overrides: { store?: Store; fetch?: typeof fetch; clock?: Clock; onWorkQueued?: () => void } = {},
 ): ComposedGateway {
   const opened = overrides.store ? { store: overrides.store, description: "provided" } : openStore(config.BRIDGE_STORE);
   const upstreamTimeoutMs = config.BRIDGE_UPSTREAM_TIMEOUT_S * 1000;
@@ -119,6 +119,7 @@ export function composeGateway(
       ? { retention: { closedAfterDays: config.BRIDGE_RETENTION_DAYS } }
       : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
+    ...(overrides.onWorkQueued ? { onWorkQueued: overrides.onWorkQueued } : {}),
     // GET {base}metrics, with prom-client's process and Node.js metrics in the bridge's own registry.
     ...(config.BRIDGE_METRICS_TOKEN
       ? { metrics: { token: config.BRIDGE_METRICS_TOKEN, exporter: prometheusExporter() } }

@@ -144,6 +144,12 @@ export const VARIABLES: VariableDoc[] = [
     description: "on SIGTERM, how long delivery attempts in flight may finish, seconds; the rest stay queued",
     default: "10",
   },
+  {
+    name: "BRIDGE_DELIVERY_THREAD",
+    description:
+      "on: delivery, hunting and housekeeping run in a second thread on their own store connection, so answering and delivering use two cores; off: one thread; auto: on for a sqlite file or PostgreSQL on a machine with 2+ cores",
+    default: "auto",
+  },
 ];
 
 const int = (name: string, min: number, max: number) =>
@@ -272,6 +278,9 @@ export const envSchema = z.object({
     .default("false")
     .transform((value) => value === "true"),
   BRIDGE_SHUTDOWN_S: int("BRIDGE_SHUTDOWN_S", 0, 3600).default(10),
+  BRIDGE_DELIVERY_THREAD: z
+    .enum(["auto", "on", "off"], { message: "BRIDGE_DELIVERY_THREAD must be auto, on or off" })
+    .default("auto"),
 });
 
 /** The validated configuration: every variable, with defaults filled in. */

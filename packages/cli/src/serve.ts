@@ -1,8 +1,10 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { toNodeListener } from "@openchs-bridge/core/node";
 import { type ComposedGateway, composeGateway } from "./compose";
-import type { GatewayConfig } from "./config";
+import { ConfigError, type GatewayConfig } from "./config";
+import { type DeliveryThread, startDeliveryThread } from "./delivery-thread";
 import { createLogger, type Logger, sinkDestination } from "./logger";
 import { type LogSink, withRequestLog } from "./request-log";
 
@@ -12,6 +14,8 @@ export interface RunningGateway extends ComposedGateway {
   url: string;
   /** The log the request lines go to (pino; see logger.ts). */
   logger: Logger;
+  /** Whether delivery, hunting and housekeeping run in the delivery thread (`BRIDGE_DELIVERY_THREAD`). */
+  deliveryThread: boolean;
   /**
    * The graceful stop (SIGTERM): at once `ready` answers 503 and the listener closes (requests in
    * flight are answered); delivery attempts in flight get `graceMs` (default `BRIDGE_SHUTDOWN_S`) to
@@ -36,9 +40,17 @@ export async function startGateway(
      * gateway was down fire at once, left-over deliveries resume).
      */
     onComposed?: (gateway: ComposedGateway) => void;
+    /** The environment `config` was read from: the delivery thread reads its `OTEL_*` too. */
+    env?: Record<string, string | undefined>;
   } = {},
 ): Promise<RunningGateway> {
-  const composed = composeGateway(config, options.fetch ? { fetch: options.fetch } : {});
+  const threaded = usesDeliveryThread(config, options);
+  let thread: DeliveryThread | undefined;
+  const composed = composeGateway(config, {
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    // Accepted work is announced to the delivery thread at once (else it finds it on its next poll).
+    ...(threaded ? { onWorkQueued: () => thread?.wake() } : {}),
+  });
   options.onComposed?.(composed);
   const logger =
     options.logger ??
@@ -61,7 +73,9 @@ export async function startGateway(
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;
   try {
-    await composed.bridge.start();
+    // With the thread, this bridge only answers HTTP: the thread's bridge runs the background work.
+    if (threaded) thread = await startDeliveryThread({ config, env: options.env, events: composed.bridge.events });
+    else await composed.bridge.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.PORT, config.HOST, () => resolve());
@@ -69,7 +83,7 @@ export async function startGateway(
   } catch (error) {
     // A start that fails (the port is taken, the store refuses) stops what it started, and says so
     // when that fails too, rather than leaving the loops running on an open store.
-    const cleanup = await Promise.allSettled([composed.bridge.stop({ graceMs: 0 })]);
+    const cleanup = await Promise.allSettled([composed.bridge.stop({ graceMs: 0 }), stopThread(thread, 0)]);
     cleanup.push(...(await Promise.allSettled([composed.store.close()])));
     for (const step of cleanup) {
       if (step.status === "rejected")
@@ -84,12 +98,17 @@ export async function startGateway(
     ...composed,
     server,
     logger,
+    deliveryThread: threaded,
     url: `http://${host}:${port}${config.BRIDGE_BASE_PATH}`,
     shutdown(shutdownOptions = {}) {
       const graceMs = shutdownOptions.graceMs ?? config.BRIDGE_SHUTDOWN_S * 1000;
       closing ??= (async () => {
         // Both begin before the first await: `stopping` (ready 503) and the closed listener hold at once.
-        const steps = await Promise.allSettled([composed.bridge.stop({ graceMs }), closeServer(server, graceMs)]);
+        const steps = await Promise.allSettled([
+          composed.bridge.stop({ graceMs }),
+          closeServer(server, graceMs),
+          stopThread(thread, graceMs),
+        ]);
         steps.push(...(await Promise.allSettled([composed.store.close()])));
         const failures = steps.flatMap((step) => (step.status === "rejected" ? [step.reason as unknown] : []));
         if (failures.length > 0) throw new AggregateError(failures, "the gateway did not shut down cleanly");
@@ -97,6 +116,34 @@ export async function startGateway(
       return closing;
     },
   };
+}
+
+/**
+ * Whether the background work runs in the delivery thread (`BRIDGE_DELIVERY_THREAD`): it needs a
+ * store a second connection can open (a sqlite file, PostgreSQL; not memory), and the upstreams
+ * reached as configured (an injected `fetch`, a test's, cannot cross to another thread).
+ */
+export function usesDeliveryThread(config: GatewayConfig, options: { fetch?: typeof fetch }): boolean {
+  const mode = config.BRIDGE_DELIVERY_THREAD;
+  if (mode === "off") return false;
+  const shareable = config.BRIDGE_STORE !== "memory" && config.BRIDGE_STORE !== "sqlite::memory:";
+  if (mode === "on" && !shareable) {
+    throw new ConfigError(
+      "BRIDGE_DELIVERY_THREAD",
+      "BRIDGE_DELIVERY_THREAD=on needs a store two threads can open: a sqlite file or PostgreSQL, not memory",
+    );
+  }
+  if (!shareable || options.fetch) return false;
+  return mode === "on" || availableParallelism() >= 2;
+}
+
+async function stopThread(thread: DeliveryThread | undefined, graceMs: number): Promise<void> {
+  const failures = (await thread?.stop(graceMs)) ?? [];
+  if (failures.length > 0)
+    throw new AggregateError(
+      failures.map((reason) => new Error(reason)),
+      "delivery thread",
+    );
 }
 
 /** A failure as a log line names it: its class and message (the bridge's own errors hold no secret). */

@@ -75,6 +75,11 @@ export interface Bridge {
    * For tests and hosts that drive time themselves (a manual `clock`); `start()` does this continuously.
    */
   runDue(): Promise<void>;
+  /**
+   * Tells the delivery loop and hunting that work may be due now: work queued by another bridge on
+   * the same store (see the `onWorkQueued` option). Does nothing before `start()`.
+   */
+  wake(): void;
   /** The options in effect, with defaults filled in. */
   readonly options: Readonly<ResolvedOptions>;
 }
@@ -105,6 +110,7 @@ export function createBridge(input: BridgeOptions): Bridge {
     () => {
       worker?.wake();
       hunts?.wake();
+      options.onWorkQueued?.();
     },
   );
   const outcomes = new DeliveryOutcomes(
@@ -135,7 +141,11 @@ export function createBridge(input: BridgeOptions): Bridge {
   const housekeeping = new RetentionSweeper({ store, clock, retention: options.retention }, events);
   // Set first thing in stop(): readiness turns 503 before anything is wound down.
   let stopping = false;
-  const deadLetters = createDeadLetters({ options: { store, clock }, service, events, wake: () => worker?.wake() });
+  const deadLetters = createDeadLetters({ options: { store, clock }, service, events, wake: () => {
+      worker?.wake();
+      options.onWorkQueued?.();
+    },
+  });
   const readiness = () => readReadiness(options.store, options.clock.now(), stopping);
   const auth = new ConsumerAuth(
     options.consumers,
@@ -227,6 +237,10 @@ export function createBridge(input: BridgeOptions): Bridge {
       await housekeeping.stop();
       await hunts.stop();
       await worker.stop(stopOptions.graceMs ?? 10_000);
+    },
+    wake() {
+      worker.wake();
+      hunts.wake();
     },
     async runDue() {
       for (let i = 0; i < 1000; i++) {

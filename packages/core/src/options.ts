@@ -157,6 +157,14 @@ export interface BridgeOptions {
   clock?: Clock | undefined;
   /** This instance's id in leases. Default a random id. */
   workerId?: string | undefined;
+  /**
+   * Called, synchronously, each time this bridge queues work for its delivery loop or hunting (a
+   * message accepted, a conversation requested or closed, a dead letter replayed). For a host that
+   * runs those loops elsewhere, on another bridge over the same store (another thread or process,
+   * started with `start()`), and passes the news on to its `wake()`; without it, the other bridge
+   * still finds the work on its next poll (`delivery.pollMs`).
+   */
+  onWorkQueued?: (() => void) | undefined;
 }
 
 /**
@@ -265,6 +273,7 @@ const optionsSchema = z.object({
     .optional(),
   clock: hasMethods("now").optional(),
   workerId: z.string().min(1).optional(),
+  onWorkQueued: fn.optional(),
 });
 
 /** Options with every default filled in. */
@@ -300,6 +309,7 @@ export interface ResolvedOptions {
   metrics: BridgeOptions["metrics"];
   clock: Clock;
   workerId: string;
+  onWorkQueued: (() => void) | undefined;
 }
 
 export function resolveOptions(input: BridgeOptions): ResolvedOptions {
@@ -409,6 +419,7 @@ export function resolveOptions(input: BridgeOptions): ResolvedOptions {
     metrics: input.metrics,
     clock: input.clock ?? { now: () => Date.now() },
     workerId: input.workerId ?? `bridge-${crypto.randomUUID().slice(0, 8)}`,
+    onWorkQueued: input.onWorkQueued,
   };
 }
 

@@ -1,0 +1,78 @@
+/**
+ * The delivery thread (see delivery-thread.ts): a second bridge on the same store, with its own
+ * connection, that runs the background work (delivery, hunting deadlines, housekeeping) while the
+ * main thread only answers HTTP. Its events go to the main thread, where the logs and metrics
+ * listen; the main thread's `wake` messages tell it that work was queued.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { BridgeEventMap } from "@openchs-bridge/core";
+import { composeGateway } from "./compose";
+import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from "./delivery-thread-messages";
+import { startTracing } from "./tracing";
+
+/** Every event the bridge emits (a missing one fails the type check): all are passed on. */
+const EVENT_NAMES = Object.keys({
+  "conversation.requested": true,
+  "conversation.hunting": true,
+  "conversation.connected": true,
+  "conversation.closed": true,
+  "conversation.unavailable_notice": true,
+  "message.accepted": true,
+  "message.duplicate": true,
+  "message.sent": true,
+  "message.delivered": true,
+  "message.read": true,
+  "message.failed": true,
+  "delivery.retry": true,
+  "delivery.sent": true,
+  "delivery.dead_letter": true,
+  "hunt.timeout": true,
+  "retention.purged": true,
+  "tokens.purged": true,
+  "dead_letter.replayed": true,
+  "auth.failure": true,
+  "http.request": true,
+  error: true,
+} satisfies Record<keyof BridgeEventMap, true>) as Array<keyof BridgeEventMap>;
+
+const port = parentPort!;
+const post = (message: FromDeliveryThread) => port.postMessage(message);
+const { config, env } = workerData as DeliveryThreadData;
+
+// Spans of deliveries join the message's trace (its context is stored with the job).
+const tracing = env ? await startTracing(env) : undefined;
+// Its own store connection (composeGateway opens one): sqlite's write lock is shared by the two.
+const { bridge, store } = composeGateway(config);
+for (const name of EVENT_NAMES) {
+  bridge.events.on(name, (payload: unknown) => post({ type: "event", name, payload }));
+}
+
+let stopping: Promise<void> | undefined;
+port.on("message", (message: ToDeliveryThread) => {
+  if (message.type === "wake") bridge.wake();
+  else if (message.type === "stop") stopping ??= stop(message.graceMs);
+});
+
+try {
+  await bridge.start();
+  post({ type: "started" });
+} catch (error) {
+  await store.close().catch(() => {});
+  post({ type: "start_failed", reason: describe(error) });
+  port.close();
+}
+
+/** Deliveries in flight get `graceMs`; then the store and the tracer close; every failure is reported. */
+async function stop(graceMs: number): Promise<void> {
+  const failures: string[] = [];
+  await bridge.stop({ graceMs }).catch((error: unknown) => failures.push(describe(error)));
+  await store.close().catch((error: unknown) => failures.push(describe(error)));
+  await tracing?.shutdown().catch((error: unknown) => failures.push(describe(error)));
+  post({ type: "stopped", failures });
+  port.close();
+}
+
+/** Its class and message: the bridge's own errors hold no secret (as serve's log lines show them). */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
