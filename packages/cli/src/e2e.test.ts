@@ -136,7 +136,12 @@ function gateway(extra: Record<string, string> = {}) {
     ...extra,
   });
   const clock = manualClock(Date.now());
-  const { bridge } = composeGateway(config, { store: createMemoryStore(), clock });
+  // msw intercepts fetch, not undici's request (serve's default transport): hand the clients fetch.
+  const { bridge } = composeGateway(config, {
+    store: createMemoryStore(),
+    clock,
+    fetch: (input, init) => fetch(input, init),
+  });
   const call = async (method: string, path: string, body?: unknown, token?: string) => {
     const res = await bridge.handler(
       new Request(`http://bridge.test/api/${path}`, {

@@ -5,7 +5,7 @@ import type { ErrorBodyDetails } from "./upstream-http";
  * with: `{"detail": "…"}`, `{"non_field_errors": ["…"]}`, and field errors `{"contacts": ["…"]}`,
  * nested ones included (`{"urns": {"0": ["Invalid URN"]}}` gives field `urns[0]`,
  * `{"attachments": [{}, {"url": ["…"]}]}` gives `attachments[1].url`). Returns undefined for a body
- * of another shape. Accepts the body as text too: ky hands over non-JSON content types as strings,
+ * of another shape. Accepts the body as text too: the executor hands over non-JSON content types as strings,
  * and a PHP or proxy server may send JSON as `text/html`.
  */
 export function describeDrfError(body: unknown): ErrorBodyDetails | undefined {

@@ -1,7 +1,4 @@
 import { RETRIABLE_STATUSES } from "@openchs-bridge/core";
-import type { RetryOptions as KyRetryOptions } from "ky";
-import { HTTPError } from "ky";
-import { parseRetryAfter } from "./retry-after";
 
 /** How an upstream client retries one call. Delays grow as `minDelayMs * factor^(n-1)`, capped. */
 export interface RetryPolicy {
@@ -37,28 +34,28 @@ export function backoffDelay(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** (attempt - 1));
 }
 
+/** Why an attempt failed, as far as retrying goes. A caller's abort is never retried, so it is not one. */
+export type AttemptFailure =
+  | { kind: "status"; status: number; retryAfterMs: number | undefined }
+  | { kind: "timeout" }
+  | { kind: "network" };
+
 /**
- * ky's retry options for one call. `idempotent` is false for a POST that carries no idempotency
- * key: such a call is never sent twice.
+ * How long to wait before retry number `retry` (1-based) after `failure`, or undefined: give up.
+ * Retried: timeouts, network failures and {@link RETRIABLE_STATUSES}, up to `limit` times, with
+ * capped exponential backoff (full jitter when `jitter`). A `Retry-After` on 429 or 503 is waited
+ * out as given, without jitter; one longer than `maxRetryAfterMs` (on any status) ends the call at
+ * once, so the error can report when to come back. The caller decides that a call that is not
+ * idempotent gets no retry at all.
  */
-export function toKyRetry(policy: RetryPolicy, idempotent: boolean): KyRetryOptions {
-  return {
-    limit: idempotent ? policy.limit : 0,
-    methods: ["get", "head", "options", "put", "delete", "post", "patch"],
-    statusCodes: [...RETRIABLE_STATUSES],
-    afterStatusCodes: [429, 503],
-    maxRetryAfter: policy.maxRetryAfterMs,
-    backoffLimit: policy.maxDelayMs,
-    delay: (attempt) => backoffDelay(policy, attempt),
-    jitter: policy.jitter,
-    retryOnTimeout: true,
-    shouldRetry: ({ error }) => {
-      // A server asking for more patience than we allow: give up now, and report when to come back.
-      if (error instanceof HTTPError) {
-        const wait = parseRetryAfter(error.response.headers.get("retry-after"));
-        if (wait !== undefined && wait > policy.maxRetryAfterMs) return false;
-      }
-      return undefined;
-    },
-  };
+export function retryDelay(policy: RetryPolicy, retry: number, failure: AttemptFailure): number | undefined {
+  if (retry > policy.limit) return undefined;
+  if (failure.kind === "status") {
+    if (!RETRIABLE_STATUSES.includes(failure.status)) return undefined;
+    const wait = failure.retryAfterMs;
+    if (wait !== undefined && wait > policy.maxRetryAfterMs) return undefined;
+    if (wait !== undefined && (failure.status === 429 || failure.status === 503)) return wait;
+  }
+  const delay = backoffDelay(policy, retry);
+  return policy.jitter ? Math.random() * delay : delay;
 }

@@ -1,5 +1,5 @@
 import { systemClock, type UpstreamErrorInit } from "@openchs-bridge/core";
-import { createUpstreamHttp, type UpstreamHttp } from "@openchs-bridge/core/upstream";
+import { createUpstreamHttp, type UpstreamHttp, type UpstreamTransport } from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import { asLoginError, describeHelplineError, OpenChsCaseError, type OpenChsCaseStep, OpenChsError } from "../errors";
 import { utf8ToBase64 } from "../internal/base64";
@@ -49,6 +49,11 @@ export interface OpenChsHelplineClientOptions extends TransportOptions {
   caseKeys?: CaseKeys | undefined;
   /** How `msg/` carries the text. Default `plain`. */
   messageEncoding?: MessageEncoding | undefined;
+  /**
+   * How each HTTP attempt is sent. Default: `fetch` (the `fetch` option's, or the global one). On
+   * Node, `createUndiciTransport()` of `@openchs-bridge/core/node` costs less per call.
+   */
+  transport?: UpstreamTransport | undefined;
 }
 
 /** The answer to `sendMessage`. */
@@ -147,6 +152,7 @@ export function createOpenChsHelplineClient(options: OpenChsHelplineClientOption
     baseUrl: apiUrl,
     timeoutMs: options.timeoutMs,
     retry: options.retry,
+    transport: options.transport,
     fetch: options.fetch,
     headers: options.headers,
     createError,

@@ -6,6 +6,7 @@ import {
   resolveRetryPolicy,
   staticAuth,
   type UpstreamRequest,
+  type UpstreamTransport,
 } from "@openchs-bridge/core/upstream";
 import type { z } from "zod";
 import { describeRapidProError, RapidProError, validationError } from "../errors";
@@ -67,6 +68,11 @@ export interface RapidProClientOptions extends TransportOptions {
    * token then travels in clear; RapidPro itself refuses http.
    */
   allowHttp?: boolean | undefined;
+  /**
+   * How each HTTP attempt is sent. Default: `fetch` (the `fetch` option's, or the global one). On
+   * Node, `createUndiciTransport()` of `@openchs-bridge/core/node` costs less per call.
+   */
+  transport?: UpstreamTransport | undefined;
 }
 
 /** Options of the calls that create something (`flow_starts`, `broadcasts`, `messages`). */
@@ -307,6 +313,7 @@ export function createRapidProClient(options: RapidProClientOptions): RapidProCl
     baseUrl: base.toString(),
     timeoutMs: options.timeoutMs,
     retry: options.retry,
+    transport: options.transport,
     fetch: options.fetch,
     headers: options.headers,
     auth: staticAuth({ authorization: `Token ${token}` }),
