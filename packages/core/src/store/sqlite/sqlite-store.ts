@@ -161,8 +161,13 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
    * lose (leases: a single-instance store releases them all at start). The next sync carries them,
    * as the log is written in order.
    */
-  const write = async <T>(fn: () => T, { durable = true }: { durable?: boolean } = {}): Promise<T> => {
+  const write = async <T>(
+    fn: () => T,
+    { durable = true, durableInput = false }: { durable?: boolean; durableInput?: boolean } = {},
+  ): Promise<T> => {
     const result = await op(async () => {
+      // Nothing commits while this operation runs: once the sync in flight is done, all is on disk.
+      if (durableInput) await walSync?.idle();
       await beginImmediate(db, busyTimeoutMs);
       try {
         const value = fn();
@@ -185,6 +190,9 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
    */
   const runBatch = async (batch: TransactionBatch): Promise<void> => {
     await new Promise<void>((resolve) => nextTurn(resolve));
+    // One sync at a time, as sqlite's own FULL would: the transactions called meanwhile join this
+    // group (it takes entries until it begins), so a group is as large as the sync is slow.
+    await walSync?.idle();
     const done: { entry: PendingTransaction; result: unknown }[] = [];
     const failed: { entry: PendingTransaction; error: unknown }[] = [];
     const end = () => {
@@ -489,13 +497,15 @@ export function createSqliteStore(options: SqliteStoreOptions | string): Store {
       }
       const { now, limit, owner, leaseMs } = query;
       // Leases need no sync to disk: after a crash, start() releases them all (a single-instance store).
+      // A job is claimed only once its enqueue is on disk: nothing is delivered that a power cut
+      // could still take back from the store.
       return write(
         () =>
           statements.claimableHeads.all(now, now, limit).map((row) => {
             statements.setLease.run(owner, now + leaseMs, Number(row.id));
             return decodeJob({ ...row, lease_owner: owner, lease_until: now + leaseMs });
           }),
-        { durable: false },
+        { durable: false, durableInput: true },
       );
     },
 

@@ -7,6 +7,8 @@ export interface WalSync {
    * started after the call); rejects when that sync fails.
    */
   afterCommit(): Promise<void>;
+  /** Resolves when no sync is running or asked for (never rejects: failures go to `afterCommit`'s callers). */
+  idle(): Promise<void>;
   /** Waits for the sync in flight and closes the file. */
   close(): Promise<void>;
 }
@@ -68,6 +70,9 @@ export function createWalSync(walPath: string, syncFile?: () => Promise<void>): 
       const done = new Promise<void>((resolve, reject) => waiters.push({ ticket, resolve, reject }));
       running ??= drain();
       return done;
+    },
+    idle() {
+      return running ?? Promise.resolve();
     },
     async close() {
       await running;
