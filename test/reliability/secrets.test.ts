@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { loadConfig, startGateway } from "@openchs-bridge/cli";
-import { signStandardWebhook } from "@openchs-bridge/core";
+import { type BridgeEventMap, signStandardWebhook } from "@openchs-bridge/core";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Answer } from "./support/bridge-client";
 import { clientMessage, counselorReply } from "./support/bridge-client";
@@ -20,6 +20,30 @@ import { newConversation } from "./support/workload";
  * what reaches the upstreams.
  */
 const RUN = randomUUID().slice(0, 8);
+/** Every event the bridge emits (a missing one fails the type check). */
+const EVERY_EVENT = Object.keys({
+  "conversation.requested": true,
+  "conversation.hunting": true,
+  "conversation.connected": true,
+  "conversation.closed": true,
+  "conversation.unavailable_notice": true,
+  "message.accepted": true,
+  "message.duplicate": true,
+  "message.sent": true,
+  "message.delivered": true,
+  "message.read": true,
+  "message.failed": true,
+  "delivery.retry": true,
+  "delivery.sent": true,
+  "delivery.dead_letter": true,
+  "hunt.timeout": true,
+  "retention.purged": true,
+  "tokens.purged": true,
+  "dead_letter.replayed": true,
+  "auth.failure": true,
+  "http.request": true,
+  error: true,
+} satisfies Record<keyof BridgeEventMap, true>) as Array<keyof BridgeEventMap>;
 const S = {
   chatbotPassword: `SENTINEL-PW-chatbot-${RUN}`,
   helplineConsumerPassword: `SENTINEL-PW-helpline-${RUN}`,
@@ -351,11 +375,12 @@ describe("secrets and message text never leak", () => {
       startGateway(loadConfig(env), {
         log: (line) => logs.push(line),
         onComposed({ bridge }) {
-          const emit = bridge.events.emit.bind(bridge.events) as (name: string, payload: unknown) => boolean;
-          (bridge.events as unknown as { emit: typeof emit }).emit = (name, payload) => {
-            events.push({ where: `event ${name}`, content: JSON.stringify(payload) });
-            return emit(name, payload);
-          };
+          // A listener on every event (the delivery thread sends over the events listened to).
+          for (const name of EVERY_EVENT) {
+            bridge.events.on(name, (payload: unknown) => {
+              events.push({ where: `event ${name}`, content: JSON.stringify(payload) });
+            });
+          }
         },
       });
     let gateway = await boot();

@@ -5,45 +5,20 @@
  * listen; the main thread's `wake` messages tell it that work was queued.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { BridgeEventMap } from "@openchs-bridge/core";
 import { composeGateway } from "./compose";
 import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from "./delivery-thread-messages";
 import { startTracing } from "./tracing";
 
-/** Every event the bridge emits (a missing one fails the type check): all are passed on. */
-const EVENT_NAMES = Object.keys({
-  "conversation.requested": true,
-  "conversation.hunting": true,
-  "conversation.connected": true,
-  "conversation.closed": true,
-  "conversation.unavailable_notice": true,
-  "message.accepted": true,
-  "message.duplicate": true,
-  "message.sent": true,
-  "message.delivered": true,
-  "message.read": true,
-  "message.failed": true,
-  "delivery.retry": true,
-  "delivery.sent": true,
-  "delivery.dead_letter": true,
-  "hunt.timeout": true,
-  "retention.purged": true,
-  "tokens.purged": true,
-  "dead_letter.replayed": true,
-  "auth.failure": true,
-  "http.request": true,
-  error: true,
-} satisfies Record<keyof BridgeEventMap, true>) as Array<keyof BridgeEventMap>;
-
 const port = parentPort!;
 const post = (message: FromDeliveryThread) => port.postMessage(message);
-const { config, env } = workerData as DeliveryThreadData;
+const { config, env, forward } = workerData as DeliveryThreadData;
 
 // Spans of deliveries join the message's trace (its context is stored with the job).
 const tracing = env ? await startTracing(env) : undefined;
 // Its own store connection (composeGateway opens one): sqlite's write lock is shared by the two.
 const { bridge, store } = composeGateway(config);
-for (const name of EVENT_NAMES) {
+// Only what the main thread listens to: each event sent over is a copy made and read (structuredClone).
+for (const name of forward) {
   bridge.events.on(name, (payload: unknown) => post({ type: "event", name, payload }));
 }
 

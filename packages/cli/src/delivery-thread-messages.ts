@@ -5,6 +5,8 @@ import type { GatewayConfig } from "./config";
 export interface DeliveryThreadData {
   config: GatewayConfig;
   env: Record<string, string | undefined> | undefined;
+  /** The events someone listens to on the main thread: only these are sent over. */
+  forward: Array<keyof BridgeEventMap>;
 }
 
 /** Main thread → delivery thread. */

@@ -22,7 +22,8 @@ const RESTART_DELAY_MS = 1000;
  * second bridge over the same store (its own connection: sqlite in WAL mode and PostgreSQL allow
  * it, and the outbox's leases already share work between instances), so that answering HTTP and
  * delivering use both cores instead of taking turns on one. Its events are emitted on `events`
- * here, so logs and metrics see one bridge. A thread that dies is reported (`error` event,
+ * here, so logs and metrics see one bridge: those that have a listener on `events` when the thread
+ * starts (listen before, as serve's `onComposed` does). A thread that dies is reported (`error` event,
  * `where: "delivery.thread"`) and started again; its claims are released by the new one's start.
  */
 export async function startDeliveryThread(input: {
@@ -41,7 +42,11 @@ export async function startDeliveryThread(input: {
   const spawn = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       let started = false;
-      const data: DeliveryThreadData = { config: input.config, env: input.env };
+      const data: DeliveryThreadData = {
+        config: input.config,
+        env: input.env,
+        forward: input.events.eventNames() as DeliveryThreadData["forward"],
+      };
       worker = new Worker(entry(), { workerData: data, execArgv: execArgv() });
       worker.on("message", (message: FromDeliveryThread) => {
         switch (message.type) {

@@ -117,6 +117,9 @@ describe("logBridgeEvents", () => {
     events.emit("conversation.closed", { conversationId: "c-1", closedBy: "system" });
     events.emit("tokens.purged", { count: 2 });
     expect(lines).toEqual([]);
+    // Not even a listener: the delivery thread sends over only the events listened to.
+    expect(events.listenerCount("conversation.closed")).toBe(0);
+    expect(events.listenerCount("delivery.retry")).toBe(1);
   });
 });
 

@@ -93,15 +93,17 @@ export const EVENT_LEVELS = {
 export type LoggedEvent = keyof typeof EVENT_LEVELS;
 
 /**
- * Logs each bridge event of {@link EVENT_LEVELS} as `{"event": name, "payload", "msg": name}` at its
+ * Logs each bridge event of {@link EVENT_LEVELS} whose level is on (when this is called) as `{"event": name, "payload", "msg": name}` at its
  * level. Payloads hold no secret and no text unless text is on (the core's rule); what the core
  * cannot vouch for is an upstream's error message (a helpline or RapidPro error may quote the body
  * it refused), so with text off an error is logged as its `code` and `status` only.
  */
 export function logBridgeEvents(events: BridgeEvents, logger: Logger, options: { includeText: boolean }): void {
   for (const [name, level] of Object.entries(EVENT_LEVELS) as Array<[LoggedEvent, LogLevel]>) {
+    // No listener for a level that is off (the level is fixed at start): an event nobody listens to is
+    // not even sent over from the delivery thread.
+    if (!logger.isLevelEnabled(level)) continue;
     const listener = (payload: unknown) => {
-      if (!logger.isLevelEnabled(level)) return;
       logger[level]({ event: name, payload: options.includeText ? payload : withoutErrorMessage(payload) }, name);
     };
     (events as unknown as { on(name: string, listener: (payload: unknown) => void): void }).on(name, listener);

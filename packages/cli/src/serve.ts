@@ -37,7 +37,8 @@ export async function startGateway(
     /**
      * Called once the gateway is composed, before its background work starts: listen to
      * `bridge.events` here to see what the start itself does (deadlines that passed while the
-     * gateway was down fire at once, left-over deliveries resume).
+     * gateway was down fire at once, left-over deliveries resume). With the delivery thread, the
+     * events it emits are sent over only for the names that have a listener by the end of this call.
      */
     onComposed?: (gateway: ComposedGateway) => void;
     /** The environment `config` was read from: the delivery thread reads its `OTEL_*` too. */
