@@ -1,4 +1,5 @@
 import { BridgeError } from "../errors/bridge-error";
+import { bufferedBody } from "./buffered-body";
 
 /** A request body as the handler needs it: the raw bytes (for signatures) and the parsed value. */
 export interface ReadBody {
@@ -78,6 +79,11 @@ export function exceedsDepth(text: string, max: number): boolean {
 }
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const buffered = bufferedBody(request);
+  if (buffered) {
+    if (buffered.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return buffered;
+  }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { bufferedBody } from "../gateway/buffered-body";
 import { type NodeListenerOptions, toNodeListener, type WebHandler } from "./node-listener";
 
 let close: (() => Promise<void>) | undefined;
@@ -46,6 +47,37 @@ describe("toNodeListener", () => {
       duplex: "half",
     } as RequestInit);
     expect(await chunked.text()).toBe("abcd");
+  });
+
+  it("hands a small body over as bytes beside the Request, still readable every Web way, once", async () => {
+    const seen: Array<Record<string, unknown>> = [];
+    const url = await serve(async (request) => {
+      const buffered = bufferedBody(request);
+      const path = new URL(request.url).pathname;
+      if (path === "/large") {
+        seen.push({ large: buffered === undefined && request.body instanceof ReadableStream });
+        return new Response(null, { status: 204 });
+      }
+      const read =
+        path === "/json" ? await request.json() : path === "/stream" ? await new Response(request.body).text() : null;
+      seen.push({ buffered: buffered && new TextDecoder().decode(buffered), read, used: request.bodyUsed });
+      if (path === "/twice") {
+        await request.text();
+        await expect(request.text()).rejects.toThrow(TypeError);
+      }
+      return new Response(null, { status: 204 });
+    });
+    for (const path of ["/json", "/stream", "/twice"]) {
+      await fetch(`${url}${path}`, { method: "POST", body: '{"a":1}' });
+    }
+    expect(seen).toEqual([
+      { buffered: '{"a":1}', read: { a: 1 }, used: true },
+      { buffered: '{"a":1}', read: '{"a":1}', used: true },
+      { buffered: '{"a":1}', read: null, used: false },
+    ]);
+    // A body too large to buffer is a stream, with no bytes beside it.
+    await fetch(`${url}/large`, { method: "POST", body: new Uint8Array(64 * 1024 + 1) });
+    expect(seen.at(-1)).toEqual({ large: true });
   });
 
   it("writes a response of several chunks whole, and an empty one", async () => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 // The error table and body only (pure, bundled into this entry): the rest of the core is not loaded.
 import { ERROR_STATUS, errorBody } from "../errors/bridge-error";
+import { BUFFERED_BODY } from "../gateway/buffered-body";
 
 /** The bridge's handler signature, as a Node host sees it. */
 export type WebHandler = (request: Request, info?: { remoteAddress?: string | undefined }) => Promise<Response>;
@@ -60,12 +61,12 @@ export function toNodeListener(handler: WebHandler, options: NodeListenerOptions
       }
       const hasBody = req.method !== "GET" && req.method !== "HEAD";
       if (hasBody) body = await requestBody(req);
-      const request = new Request(new URL(req.url ?? "/", origin), {
-        method: req.method ?? "GET",
-        headers,
-        signal: controller.signal,
-        ...(body ? { body: body.body, duplex: "half" } : {}),
-      } as RequestInit);
+      const url = new URL(req.url ?? "/", origin);
+      const init = { method: req.method ?? "GET", headers, signal: controller.signal };
+      const request =
+        body?.body instanceof Uint8Array
+          ? new BufferedRequest(url, init, body.body)
+          : new Request(url, { ...init, ...(body ? { body: body.body, duplex: "half" } : {}) } as RequestInit);
       const response = await handler(request, { remoteAddress: req.socket.remoteAddress });
       res.statusCode = response.status;
       response.headers.forEach((value, name) => {
@@ -89,6 +90,60 @@ export function toNodeListener(handler: WebHandler, options: NodeListenerOptions
       } else res.destroy();
     }
   };
+}
+
+/**
+ * A `Request` whose small body was read off the socket already: the bytes ride along under
+ * `BUFFERED_BODY`, which the bridge's handler reads directly, and a Web stream is made of them only
+ * if something reads `body`, `text()`, `json()`… (then through a real `Request` holding them).
+ */
+class BufferedRequest extends Request {
+  readonly [BUFFERED_BODY]: Uint8Array;
+  #withBody: Request | undefined;
+
+  constructor(url: URL, init: RequestInit, bytes: Uint8Array) {
+    super(url, init);
+    this[BUFFERED_BODY] = bytes;
+  }
+
+  #full(): Request {
+    this.#withBody ??= new Request(this.url, {
+      method: this.method,
+      headers: this.headers,
+      signal: this.signal,
+      body: this[BUFFERED_BODY],
+      duplex: "half",
+    } as RequestInit);
+    return this.#withBody;
+  }
+
+  override get body() {
+    return this.#full().body;
+  }
+  override get bodyUsed() {
+    return this.#withBody?.bodyUsed ?? false;
+  }
+  override arrayBuffer() {
+    return this.#full().arrayBuffer();
+  }
+  override blob() {
+    return this.#full().blob();
+  }
+  override bytes() {
+    return this.#full().bytes();
+  }
+  override formData() {
+    return this.#full().formData();
+  }
+  override json() {
+    return this.#full().json();
+  }
+  override text() {
+    return this.#full().text();
+  }
+  override clone(): Request {
+    return this.#full().clone();
+  }
 }
 
 /** The body handed to the Web `Request`, and a way to take the Node stream back from it. */
