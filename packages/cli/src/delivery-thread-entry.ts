@@ -22,10 +22,14 @@ for (const name of forward) {
   bridge.events.on(name, (payload: unknown) => post({ type: "event", name, payload }));
 }
 
-let stopping: Promise<void> | undefined;
+// A second "stop" (it cannot come from serve, but costs nothing to ignore) does not stop twice.
+let stopping = false;
 port.on("message", (message: ToDeliveryThread) => {
   if (message.type === "wake") bridge.wake();
-  else if (message.type === "stop") stopping ??= stop(message.graceMs);
+  else if (message.type === "stop" && !stopping) {
+    stopping = true;
+    void stop(message.graceMs);
+  }
 });
 
 try {

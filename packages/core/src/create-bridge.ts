@@ -141,7 +141,11 @@ export function createBridge(input: BridgeOptions): Bridge {
   const housekeeping = new RetentionSweeper({ store, clock, retention: options.retention }, events);
   // Set first thing in stop(): readiness turns 503 before anything is wound down.
   let stopping = false;
-  const deadLetters = createDeadLetters({ options: { store, clock }, service, events, wake: () => {
+  const deadLetters = createDeadLetters({
+    options: { store, clock },
+    service,
+    events,
+    wake: () => {
       worker?.wake();
       options.onWorkQueued?.();
     },
