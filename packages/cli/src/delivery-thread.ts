@@ -5,16 +5,19 @@ import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from ".
 
 /** The delivery thread as the main thread sees it. */
 export interface DeliveryThread {
+  /** Resolves once the first thread has started its bridge (it may fail and be started again). */
+  readonly started: Promise<void>;
   /** Work was queued: the thread looks for due work now (wake-ups of one turn are sent as one). */
   wake(): void;
   /**
-   * Stops it: deliveries in flight get `graceMs`, the ones cut off stay due at once for the next
-   * start; its store connection closes. Resolves with what failed (empty when nothing did).
+   * Stops it (waiting for a thread still starting): deliveries in flight get `graceMs`, the ones
+   * cut off stay due at once for the next start; its store connection closes. Resolves with what
+   * failed (empty when nothing did).
    */
   stop(graceMs: number): Promise<string[]>;
 }
 
-/** After the thread died unexpectedly, how long before a new one starts. */
+/** After the thread died or failed to start, how long before a new one starts. */
 const RESTART_DELAY_MS = 1000;
 
 /**
@@ -23,22 +26,29 @@ const RESTART_DELAY_MS = 1000;
  * it, and the outbox's leases already share work between instances), so that answering HTTP and
  * delivering use both cores instead of taking turns on one. Its events are emitted on `events`
  * here, so logs and metrics see one bridge: those that have a listener on `events` when the thread
- * starts (listen before, as serve's `onComposed` does). A thread that dies is reported (`error` event,
- * `where: "delivery.thread"`) and started again; its claims are released by the new one's start.
+ * starts (listen before, as serve's `onComposed` does).
+ *
+ * Returns at once: the thread loads and starts beside the caller (accepted work waits in the
+ * outbox meanwhile). A thread that dies, or fails to start, is reported (`error` event,
+ * `where: "delivery.thread"`) and started again a second later; its claims are released by the
+ * new one's start.
  */
-export async function startDeliveryThread(input: {
+export function startDeliveryThread(input: {
   config: GatewayConfig;
   env: Record<string, string | undefined> | undefined;
   events: BridgeEvents;
-}): Promise<DeliveryThread> {
+}): DeliveryThread {
   const emit = input.events.emit.bind(input.events) as (name: string, payload: unknown) => boolean;
-  let worker: Worker;
+  const reportFailure = (code: string, message: string) =>
+    emit("error", { where: "delivery.thread", error: { code, message } });
+  let worker: Worker | undefined;
   let stopped = false;
   /** Between "started" and its exit: a dead thread (waiting to be started again) has nothing to stop. */
   let alive = false;
   let wakePending = false;
   let onStopped: ((failures: string[]) => void) | undefined;
 
+  /** One worker, resolved when its bridge has started, rejected when it could not. */
   const spawn = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       let started = false;
@@ -47,8 +57,9 @@ export async function startDeliveryThread(input: {
         env: input.env,
         forward: input.events.eventNames() as DeliveryThreadData["forward"],
       };
-      worker = new Worker(entry(), { workerData: data, execArgv: execArgv() });
-      worker.on("message", (message: FromDeliveryThread) => {
+      const self = new Worker(entry(), { workerData: data, execArgv: execArgv() });
+      worker = self;
+      self.on("message", (message: FromDeliveryThread) => {
         switch (message.type) {
           case "event":
             emit(message.name, message.payload);
@@ -66,11 +77,11 @@ export async function startDeliveryThread(input: {
             break;
         }
       });
-      worker.on("error", (error) => {
+      self.on("error", (error) => {
         if (!started) reject(error);
-        else emit("error", { where: "delivery.thread", error: { code: "thread_failed", message: error.message } });
+        else reportFailure("thread_failed", error.message);
       });
-      worker.on("exit", (code) => {
+      self.on("exit", (code) => {
         alive = false;
         if (!started) {
           reject(new Error(`the delivery thread exited (code ${code}) before it started`));
@@ -80,53 +91,61 @@ export async function startDeliveryThread(input: {
           onStopped?.([]); // settled already when it said "stopped"
           return;
         }
-        emit("error", {
-          where: "delivery.thread",
-          error: { code: "thread_exited", message: `the delivery thread exited (code ${code}); starting another` },
-        });
-        restartLater();
+        reportFailure("thread_exited", `the delivery thread exited (code ${code}); starting another`);
+        current = later(RESTART_DELAY_MS).then(startOne);
       });
     });
 
-  const restartLater = (): void => {
-    setTimeout(() => {
-      if (stopped) return;
-      spawn().catch((error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        emit("error", { where: "delivery.thread", error: { code: "thread_failed", message } });
-        restartLater();
-      });
-    }, RESTART_DELAY_MS).unref();
+  /** Spawns until one starts (or until stopped), reporting each failure. */
+  const startOne = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        await spawn();
+        return;
+      } catch (error) {
+        reportFailure("thread_failed", error instanceof Error ? error.message : String(error));
+        await later(RESTART_DELAY_MS);
+      }
+    }
   };
 
-  await spawn();
+  /** The start in progress (the first, or a restart): stop() waits for it. */
+  let current = startOne();
 
   return {
+    started: current,
     wake() {
       if (wakePending || stopped) return;
       wakePending = true;
       queueMicrotask(() => {
         wakePending = false;
-        if (!stopped) worker.postMessage({ type: "wake" } satisfies ToDeliveryThread);
+        if (alive && !stopped) worker?.postMessage({ type: "wake" } satisfies ToDeliveryThread);
       });
     },
-    stop(graceMs) {
+    async stop(graceMs) {
       stopped = true;
-      if (!alive) return Promise.resolve([]);
+      await current;
+      const running = worker;
+      if (!alive || !running) return [];
       return new Promise<string[]>((resolve) => {
         let settled = false;
         // A thread that does not answer (stuck) is ended once the grace and a margin have passed.
-        const timer = setTimeout(() => void worker.terminate(), graceMs + 10_000);
+        const timer = setTimeout(() => void running.terminate(), graceMs + 10_000);
         onStopped = (failures) => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
           resolve(failures);
         };
-        worker.postMessage({ type: "stop", graceMs } satisfies ToDeliveryThread);
+        running.postMessage({ type: "stop", graceMs } satisfies ToDeliveryThread);
       });
     },
   };
+}
+
+/** A timer that does not hold the process open. */
+function later(ms: number): Promise<void> {
+  return new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 }
 
 // From the sources (a checkout, the tests), the thread runs TypeScript through tsx with the

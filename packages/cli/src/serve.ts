@@ -75,7 +75,9 @@ export async function startGateway(
   server.headersTimeout = 15_000;
   try {
     // With the thread, this bridge only answers HTTP: the thread's bridge runs the background work.
-    if (threaded) thread = await startDeliveryThread({ config, env: options.env, events: composed.bridge.events });
+    // It loads and starts beside the listener (loading its modules takes a while): accepting does
+    // not wait for it; what is accepted meanwhile waits in the outbox for its first round.
+    if (threaded) thread = startDeliveryThread({ config, env: options.env, events: composed.bridge.events });
     else await composed.bridge.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
