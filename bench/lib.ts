@@ -320,7 +320,10 @@ export async function paceChat(options: {
   conversationOffset?: number;
 }): Promise<LoadResult & { answeredAt: Map<string, number> }> {
   const target = new URL(`${options.url}chat/`);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // FIFO: every pooled socket is reused in turn. With the default LIFO, sockets opened during a
+  // stall sit idle until the server's keep-alive timeout (5 s) closes them, and a request sent on one
+  // at that moment fails with ECONNRESET: a client artefact, not an answer of the server.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, scheduling: "fifo" });
   const total = Math.max(1, Math.round(options.rate * options.durationS));
   const offset = options.conversationOffset ?? 0;
   const latencies: number[] = [];
