@@ -27,6 +27,7 @@ export {
 } from "./retry-policy";
 export { describeSchemaIssues } from "./schema-issues";
 export { createSingleFlight } from "./single-flight";
+export { sleep } from "./sleep";
 export type { TransportRequest, TransportResponse, UpstreamTransport } from "./transport";
 export {
   createUpstreamHttp,

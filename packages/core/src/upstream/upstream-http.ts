@@ -8,6 +8,7 @@ import { type RedactedRequest, redactHeaders, redactUrl } from "./redact";
 import { parseRetryAfter } from "./retry-after";
 import { type AttemptFailure, type RetryPolicy, resolveRetryPolicy, retryDelay } from "./retry-policy";
 import { describeSchemaIssues } from "./schema-issues";
+import { sleep } from "./sleep";
 import type { HttpMethod, TransportRequest, TransportResponse, UpstreamTransport } from "./transport";
 import { assignHeaders, headerValue, toWebHeaders } from "./transport-headers";
 
@@ -314,23 +315,4 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
 /** The transport's deadline passed (see `transportTimeout`). */
 function isTimeout(error: unknown): boolean {
   return (error instanceof Error || error instanceof DOMException) && error.name === "TimeoutError";
-}
-
-/** Waits `ms` before a retry; rejects with the signal's reason as soon as it fires. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -4,6 +4,7 @@ import {
   createSingleFlight,
   createUpstreamHttp,
   resolveRetryPolicy,
+  sleep,
   staticAuth,
   type UpstreamRequest,
   type UpstreamTransport,
@@ -16,7 +17,6 @@ import {
   headerSafe,
   isFilled,
   parseUrlOption,
-  sleep,
   type TransportOptions,
 } from "../internal/shared";
 import { broadcastLimit, flavourFromRoot, RAPIDPRO_FLAVOURS, type RapidProFlavour } from "./flavour";

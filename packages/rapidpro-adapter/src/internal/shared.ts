@@ -50,28 +50,6 @@ export function headerSafe(value: string): string {
   return /^[\x21-\x7e]+$/.test(value) ? value : encodeURIComponent(value);
 }
 
-/**
- * Waits `ms`, or rejects with the signal's reason as soon as it aborts. The timer is cleared on
- * abort so nothing keeps the process alive.
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
 /** Renders `{name}`-style placeholders; unknown placeholders are left as they are. */
 export function renderTemplate(template: string, values: Record<string, string | undefined>): string {
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => {
