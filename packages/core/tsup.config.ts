@@ -18,7 +18,7 @@ export default defineConfig({
     "src/upstream/index.ts",
     "src/prometheus/index.ts",
   ],
-  external: ["@openchs-bridge/core", "node:sqlite", "node:fs/promises", "node:path", "pg", "prom-client", "undici"],
+  external: ["@openchs-bridge/core", "node:sqlite", "node:fs/promises", "pg", "prom-client", "undici"],
   // Keep `node:` specifiers: `node:sqlite` exists only with its prefix ("sqlite" would be an npm package).
   removeNodeProtocol: false,
   format: ["esm", "cjs"],

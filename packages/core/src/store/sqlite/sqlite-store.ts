@@ -1,4 +1,3 @@
-import { resolve as resolvePath } from "node:path";
 import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import {
   type ClaimQuery,
@@ -119,12 +118,10 @@ const nextTurn: (callback: () => void) => void =
 export function createSqliteStore(options: SqliteStoreOptions | string): Store {
   const { path, synchronous, busyTimeoutMs } = resolveSqliteOptions(options);
   // FULL on a file: sqlite commits under NORMAL and the log is synced off the event loop (wal-sync.ts).
-  // The log's absolute path, as sqlite resolves it at open (a later chdir changes neither).
-  const walSync =
-    synchronous === "FULL" && path !== ":memory:" && path !== ""
-      ? createWalSync(`${resolvePath(path)}-wal`)
-      : undefined;
-  const db = openDatabase(path, walSync ? "NORMAL" : synchronous, busyTimeoutMs);
+  const syncsLog = synchronous === "FULL" && path !== ":memory:" && path !== "";
+  const db = openDatabase(path, syncsLog ? "NORMAL" : synchronous, busyTimeoutMs);
+  // The log's absolute path, as sqlite resolved the file at open (a later chdir changes neither).
+  const walSync = syncsLog ? createWalSync(`${String(db.prepare("PRAGMA database_list").get()?.file)}-wal`) : undefined;
   const statements = prepareStatements(db);
   const serial = createSerialQueue();
   let closed = false;
