@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { composeGateway } from "./compose";
 import { ConfigError, type GatewayConfig, loadConfig } from "./config";
+import { startDeliveryThread } from "./delivery-thread";
 import { type RunningGateway, startGateway, usesDeliveryThread } from "./serve";
 
 const CONSUMER = { username: "weni", password: "weni-password", sources: ["WENI"] };
@@ -159,4 +161,30 @@ describe("the delivery thread", () => {
     await until(() => helpline.received.includes("waiting-1"), "the waiting message", 20_000);
     expect(helpline.received).toEqual(["waiting-1"]);
   });
+});
+
+describe("a delivery thread that cannot start", () => {
+  it("is reported and tried again every second, until stopped", async () => {
+    // The thread opens its own store: a directory that cannot be made (a file is in the way).
+    const blocker = join(mkdtempSync(join(tmpdir(), "delivery-thread-")), "a-file");
+    writeFileSync(blocker, "");
+    const config = loadConfig(environment(`sqlite:${blocker}/bridge.db`, "http://127.0.0.1:9/", "on"));
+    // The main thread's side: a bridge's events (on the memory store; nothing else of it is used).
+    const { bridge, store } = composeGateway(loadConfig(environment("memory", "http://127.0.0.1:9/", "off")));
+    const events = bridge.events;
+    const failures: Array<{ where: string; code: string }> = [];
+    events.on("error", (e) => failures.push({ where: e.where, code: e.error.code }));
+    const thread = startDeliveryThread({ config, env: undefined, events });
+    await until(() => failures.length >= 2, "two failed starts");
+    expect(failures.slice(0, 2)).toEqual([
+      { where: "delivery.thread", code: "thread_failed" },
+      { where: "delivery.thread", code: "thread_failed" },
+    ]);
+    await expect(thread.stop(0)).resolves.toEqual([]);
+    const after = failures.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(failures.length).toBe(after);
+    await store.close();
+    rmSync(dirname(blocker), { recursive: true, force: true });
+  }, 20_000);
 });

@@ -5,8 +5,6 @@ import type { DeliveryThreadData, FromDeliveryThread, ToDeliveryThread } from ".
 
 /** The delivery thread as the main thread sees it. */
 export interface DeliveryThread {
-  /** Resolves once the first thread has started its bridge (it may fail and be started again). */
-  readonly started: Promise<void>;
   /** Work was queued: the thread looks for due work now (wake-ups of one turn are sent as one). */
   wake(): void;
   /**
@@ -47,6 +45,17 @@ export function startDeliveryThread(input: {
   let alive = false;
   let wakePending = false;
   let onStopped: ((failures: string[]) => void) | undefined;
+  /** Ends the wait before a restart at once (stop() does: nothing is to be started any more). */
+  let skipWait: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      skipWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
 
   /** One worker, resolved when its bridge has started, rejected when it could not. */
   const spawn = (): Promise<void> =>
@@ -92,7 +101,8 @@ export function startDeliveryThread(input: {
           return;
         }
         reportFailure("thread_exited", `the delivery thread exited (code ${code}); starting another`);
-        current = later(RESTART_DELAY_MS).then(startOne);
+        current = pause(RESTART_DELAY_MS).then(startOne);
+        // (stop() skips that wait, and startOne starts nothing once stopped.)
       });
     });
 
@@ -104,7 +114,7 @@ export function startDeliveryThread(input: {
         return;
       } catch (error) {
         reportFailure("thread_failed", error instanceof Error ? error.message : String(error));
-        await later(RESTART_DELAY_MS);
+        if (!stopped) await pause(RESTART_DELAY_MS);
       }
     }
   };
@@ -113,7 +123,6 @@ export function startDeliveryThread(input: {
   let current = startOne();
 
   return {
-    started: current,
     wake() {
       if (wakePending || stopped) return;
       wakePending = true;
@@ -124,6 +133,7 @@ export function startDeliveryThread(input: {
     },
     async stop(graceMs) {
       stopped = true;
+      skipWait?.();
       await current;
       const running = worker;
       if (!alive || !running) return [];
@@ -141,11 +151,6 @@ export function startDeliveryThread(input: {
       });
     },
   };
-}
-
-/** A timer that does not hold the process open. */
-function later(ms: number): Promise<void> {
-  return new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 }
 
 // From the sources (a checkout, the tests), the thread runs TypeScript through tsx with the
