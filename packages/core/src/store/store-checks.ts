@@ -72,6 +72,24 @@ export function createSerialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
 }
 
 /**
+ * The column values of a conversation after its id, in the order of the insert and update statements.
+ * `closed_at_ms` is `closedAt` (else `updatedAt`) as epoch ms, so retention compares instants, not
+ * ISO strings of different precision.
+ */
+export function conversationColumns(c: Conversation): Array<string | number | null> {
+  const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
+  const updatedAtMs = Date.parse(c.updatedAt);
+  return [
+    c.state,
+    c.huntDeadline ?? null,
+    Number.isNaN(closedAtMs) ? null : closedAtMs,
+    c.version,
+    JSON.stringify(c),
+    Number.isNaN(updatedAtMs) ? null : updatedAtMs,
+  ];
+}
+
+/**
  * What of a job the SQL stores keep in its JSON column: everything their columns do not hold
  * (attempts, due time, lease, state, dead time and id are columns of their own).
  */

@@ -16,7 +16,7 @@ import {
 import type { Client, ClientConfig, Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 // Type-only (erased at build), so taking them from the port file bundles no second copy of the core.
 import type { ConversationCounts, ConversationSummary, DeadLetterPage, OutboxStats, PurgeResult } from "../store";
-import { jobData } from "../store-checks";
+import { conversationColumns, jobData } from "../store-checks";
 import { createJobListener } from "./job-listener";
 import { migrate } from "./schema";
 
@@ -957,24 +957,6 @@ interface TokenRow {
   expires_at: number;
   revoked: boolean;
   created_at: string;
-}
-
-/**
- * The column values of a conversation after its id, in the order of the insert and update statements.
- * `closed_at_ms` is `closedAt` (else `updatedAt`) as epoch ms, so retention compares instants, not
- * ISO strings of different precision.
- */
-function conversationColumns(c: Conversation): unknown[] {
-  const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
-  const updatedAtMs = Date.parse(c.updatedAt);
-  return [
-    c.state,
-    c.huntDeadline ?? null,
-    Number.isNaN(closedAtMs) ? null : closedAtMs,
-    c.version,
-    JSON.stringify(c),
-    Number.isNaN(updatedAtMs) ? null : updatedAtMs,
-  ];
 }
 
 function decodeConversation(row: { data: string }): Conversation {

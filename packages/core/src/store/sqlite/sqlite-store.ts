@@ -1,4 +1,4 @@
-import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import {
   type ClaimQuery,
   type Conversation,
@@ -20,6 +20,7 @@ import {
   addConversationCount,
   assertClaimQuery,
   assertPositiveInteger,
+  conversationColumns,
   createSerialQueue,
   emptyConversationCounts,
   emptyMessageCounts,
@@ -859,24 +860,6 @@ function prepareStatements(db: DatabaseSync) {
     revokeConsumerTokens: p("UPDATE tokens SET revoked = 1 WHERE consumer = ? AND revoked = 0"),
     deleteExpiredTokens: p("DELETE FROM tokens WHERE expires_at < ?"),
   };
-}
-
-/**
- * The column values of a conversation after its id, in the order of the insert and update statements.
- * `closed_at_ms` is `closedAt` (else `updatedAt`) as epoch ms, so retention compares instants, not
- * ISO strings of different precision.
- */
-function conversationColumns(c: Conversation): SQLInputValue[] {
-  const closedAtMs = c.state === "closed" ? Date.parse(c.closedAt ?? c.updatedAt) : Number.NaN;
-  const updatedAtMs = Date.parse(c.updatedAt);
-  return [
-    c.state,
-    c.huntDeadline ?? null,
-    Number.isNaN(closedAtMs) ? null : closedAtMs,
-    c.version,
-    JSON.stringify(c),
-    Number.isNaN(updatedAtMs) ? null : updatedAtMs,
-  ];
 }
 
 function decodeConversation(row: Row): Conversation {
