@@ -4,18 +4,11 @@
 // composition.
 
 import type { AddressInfo } from "node:net";
-import {
-  ConfigError,
-  composeGateway,
-  configErrorText,
-  environmentWithDotEnv,
-  type GatewayConfig,
-  loadConfig,
-} from "@openchs-bridge/cli";
+import { composeGateway, loadConfigOrExit } from "@openchs-bridge/cli";
 import { createApp } from "./app";
 import { serveHono } from "./node-server";
 
-const config = configFromEnvironment();
+const config = loadConfigOrExit();
 const { bridge } = composeGateway(config);
 await bridge.start();
 const server = await serveHono(createApp(bridge), { port: config.PORT, hostname: config.HOST });
@@ -24,14 +17,3 @@ console.log(`hono host with the bridge at http://${config.HOST}:${port}${config.
 const stop = () => server.close(() => void bridge.stop());
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
-
-/** The configuration as `openchs-bridge serve` reads it, or, when it is missing or invalid, what `serve` prints. */
-function configFromEnvironment(): GatewayConfig {
-  try {
-    return loadConfig(environmentWithDotEnv());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(configErrorText(error));
-    process.exit(1);
-  }
-}

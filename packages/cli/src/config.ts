@@ -447,6 +447,21 @@ export function environmentWithDotEnv(
 }
 
 /** What `serve` prints for a configuration error: one line per problem (names, never values), then where to look. */
+/**
+ * The configuration from the environment (and `.env`); when a variable is missing or invalid, the
+ * same lines `serve` prints go to stderr and the process exits 1. For hosts that embed the gateway
+ * (the example hosts).
+ */
+export function loadConfigOrExit(env: Record<string, string | undefined> = environmentWithDotEnv()): GatewayConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(configErrorText(error));
+    process.exit(1);
+  }
+}
+
 export function configErrorText(error: ConfigError): string {
   const lines = error.problems.map((p) => `openchs-bridge: ${p.message}\n`).join("");
   return `${lines}Run "openchs-bridge serve --help" for every variable.\n`;

@@ -20,6 +20,7 @@ export {
   type GatewayConfig,
   helpText,
   loadConfig,
+  loadConfigOrExit,
   parseDotEnv,
   VARIABLES,
   type VariableDoc,
